@@ -1,0 +1,13 @@
+/* vqrt.h: the vqc runtime's public header. Generated models and the driver
+ * include this one file; it pulls in each part of the runtime.
+ *
+ * Dimension legend used across the runtime:
+ *   B batch, C channels, H, W height and width, N = B*H*W vectors to quantize,
+ *   K codebook entries, D code dimension.
+ * Tensors are float32, NCHW, contiguous, unless a comment says otherwise. */
+#ifndef VQRT_H
+#define VQRT_H
+
+#include "vq_common.h"
+
+#endif
