@@ -22,12 +22,12 @@ SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 endif
 WARN    := -Wall -Wextra -Werror
 CFLAGS  := -std=c11 $(OPT) -g $(WARN) -D_GNU_SOURCE -fopenmp -MMD -MP $(SANFLAGS) \
-           -DVQC_VERSION='"$(VERSION)"' -Iruntime -Icompiler -I$(BUILD)/compiler $(EXTRA_CFLAGS)
+           -DVQC_VERSION='"$(VERSION)"' -Iruntime -Iruntime/kernels -Icompiler -I$(BUILD)/compiler $(EXTRA_CFLAGS)
 LDFLAGS := -fopenmp $(SANFLAGS)
 LDLIBS  := -lopenblas -lpng -lz -lpthread -lm
 
 # --- runtime: build/libvqrt.a -------------------------------------------------
-RT_SRC := $(wildcard runtime/*.c)
+RT_SRC := $(wildcard runtime/*.c runtime/kernels/*.c)
 RT_OBJ := $(RT_SRC:%.c=$(BUILD)/%.o)
 
 # --- compiler: build/libvqc.a + build/vqc --------------------------------------
