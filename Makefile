@@ -114,3 +114,8 @@ clean:
 
 -include $(wildcard mk/*.mk)
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# The README's main job (see scripts/demo.sh).
+demo: deps
+	$(MAKE) --no-print-directory all
+	BUILD=$(BUILD) scripts/demo.sh
