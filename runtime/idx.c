@@ -102,7 +102,8 @@ int vq_idx_read_images(vq_idx_set *out, const char *path)
     int64_t bytes = (int64_t)d[0] * d[1] * d[2];
     if (bytes > IDX_MAX_BYTES) {
         gzclose(f);
-        return vq_fail(VQ_ERR_FORMAT, "%s: header promises %u images of %ux%u, more than 1 TiB", path, d[0], d[1], d[2]);
+        return vq_fail(VQ_ERR_FORMAT, "%s: header promises %u images of %ux%u, more than 1 TiB", path, d[0], d[1],
+                       d[2]);
     }
     char what[96];
     snprintf(what, sizeof what, "%u images of %ux%u", d[0], d[1], d[2]);

@@ -9,5 +9,8 @@
 #define VQRT_H
 
 #include "vq_common.h"
+#include "idx.h"
+#include "image.h"
+#include "dataset.h"
 
 #endif
