@@ -12,5 +12,11 @@
 #include "idx.h"
 #include "image.h"
 #include "dataset.h"
+#include "optim.h"
+#include "schedule.h"
+#include "metrics.h"
+#include "threads.h"
+#include "progress.h"
+#include "timing.h"
 
 #endif

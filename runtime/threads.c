@@ -1,0 +1,83 @@
+/* threads.c: OpenMP + OpenBLAS thread counts and the OpenBLAS core type (see threads.h). */
+#include "threads.h"
+
+#include "vq_common.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <omp.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+int vq_threads_default(void)
+{
+    const char *env = getenv("OMP_NUM_THREADS");
+    if (env && *env) {
+        char *end;
+        long n = strtol(env, &end, 10);
+        /* "4" or "4,2" (nested levels: the first is ours) */
+        if (end != env && (*end == '\0' || *end == ',') && n > 0 && n <= 4096) return (int)n;
+    }
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int vq_threads_set(int n)
+{
+    if (n <= 0) n = vq_threads_default();
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+    return n;
+}
+
+int vq_threads_get(void) { return omp_get_max_threads(); }
+
+const char *vq_threads_openblas_coretype(void)
+{
+    const char *name = openblas_get_corename();
+    return name ? name : "unknown";
+}
+
+/* OpenBLAS's AVX-512 sgemm kernels; Cooperlake and SapphireRapids reuse SkylakeX's. */
+static int is_avx512_core(const char *name)
+{
+    return !strcasecmp(name, "SkylakeX") || !strcasecmp(name, "Cooperlake") || !strcasecmp(name, "SapphireRapids");
+}
+
+const char *vq_threads_recommended_coretype(void)
+{
+    __builtin_cpu_init();
+    if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")))
+        return NULL;
+    const char *now = vq_threads_openblas_coretype();
+    return is_avx512_core(now) ? now : "SkylakeX";
+}
+
+int vq_maybe_reexec_with_coretype(char **argv, const char *want)
+{
+    if (!want || !*want || !argv || !argv[0]) return VQ_OK;
+    if (getenv("VQ_KEEP_OPENBLAS_CORETYPE") || getenv("VQ_CORETYPE_REEXEC")) return VQ_OK;
+    if (strcasecmp(vq_threads_openblas_coretype(), want) == 0) return VQ_OK;
+    const char *old = getenv("OPENBLAS_CORETYPE");
+    char *saved = old ? strdup(old) : NULL;
+    if (setenv("OPENBLAS_CORETYPE", want, 1) || setenv("VQ_CORETYPE_REEXEC", "1", 1)) {
+        free(saved);
+        return vq_fail(VQ_ERR_IO, "cannot set OPENBLAS_CORETYPE=%s: %s", want, strerror(errno));
+    }
+    execv("/proc/self/exe", argv);
+    int err = errno; /* only reached when exec failed */
+    if (saved) setenv("OPENBLAS_CORETYPE", saved, 1);
+    else unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("VQ_CORETYPE_REEXEC");
+    free(saved);
+    return vq_fail(VQ_ERR_IO, "re-executing %s with OPENBLAS_CORETYPE=%s: %s", argv[0], want, strerror(err));
+}
