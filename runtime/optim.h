@@ -35,6 +35,7 @@
 #define VQ_OPTIM_H
 
 #include <stddef.h>
+#include "vq_common.h"
 #include <stdint.h>
 
 typedef enum vq_optim_kind { VQ_SGD, VQ_ADAM, VQ_ADAMW } vq_optim_kind;
@@ -86,7 +87,6 @@ size_t vq_optim_state_size(const vq_optim *opt); /* S */
  * each array's bytes; to restore, copy them back into the same pointers
  * (vq_optim_state_find checks the name and size). Restoring into an
  * optimizer created with the same groups continues bit-exactly. */
-typedef enum vq_state_dtype { VQ_STATE_F32, VQ_STATE_I64 } vq_state_dtype;
 typedef struct vq_optim_state {
     const char *name;
     vq_state_dtype dtype;

@@ -21,13 +21,21 @@ int vq_fail(vq_status code, const char *fmt, ...)
 
 int vq_fail_context(vq_status code, const char *fmt, ...)
 {
-    char prefix[512], old[sizeof last_error];
+    /* New message = "<prefix>: <old message>", cut to the buffer's size. */
+    char old[sizeof last_error];
+    memcpy(old, last_error, sizeof old);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int n = vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
-    memcpy(old, last_error, sizeof old);
-    snprintf(last_error, sizeof last_error, "%s: %s", prefix, old);
+    size_t used = n < 0 ? 0 : (size_t)n < sizeof last_error ? (size_t)n : sizeof last_error - 1;
+    size_t room = sizeof last_error - 1 - used;
+    size_t old_len = strnlen(old, sizeof old - 1);
+    char *end = last_error + used;
+    if (room >= 2) { memcpy(end, ": ", 2); end += 2; room -= 2; }
+    if (old_len > room) old_len = room;
+    memcpy(end, old, old_len);
+    end[old_len] = '\0';
     return (int)code;
 }
 

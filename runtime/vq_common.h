@@ -33,6 +33,10 @@ const char *vq_last_error(void);
 void vq_clear_error(void);
 const char *vq_status_name(vq_status code);
 
+/* Element type of a named state array that checkpoints save (optimizer
+ * moments, codebook EMA buffers and usage counters). */
+typedef enum vq_state_dtype { VQ_STATE_F32, VQ_STATE_I32, VQ_STATE_I64 } vq_state_dtype;
+
 /* 64-byte aligned (one cache line, one AVX-512 vector), zero-filled. NULL on
  * failure, with the last error set. Free with vq_free. */
 void *vq_alloc(size_t bytes);

@@ -18,5 +18,7 @@
 #include "threads.h"
 #include "progress.h"
 #include "timing.h"
+#include "quantizer.h"
+#include "checkpoint.h"
 
 #endif
