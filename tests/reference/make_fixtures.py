@@ -1,0 +1,209 @@
+#!/usr/bin/python3
+"""Writes PyTorch reference fixtures for the C parity tests: a model with seeded random
+weights, a seeded input batch, every stage of the forward pass, the losses and every
+parameter gradient, as safetensors files under the reference (taming / rosinality) names.
+
+Usage: /usr/bin/python3 tests/reference/make_fixtures.py MODEL OUTDIR [--seed S] [--batch B]
+         [--size S] [--legacy 0|1] [--perceptual-weight W] [--codebook-std F]
+         [--disc-start N] [--global-step N]
+MODEL: vqgan_fmnist, tiny32, vqgan_f16 (use --size 64: 256 is slow) or vqvae2.
+
+Files (OUTDIR/MODEL.<part>.safetensors), float32 unless noted; each carries __metadata__
+(model, seed, config JSON, command line):
+  weights  state_dict before the step: every parameter and buffer, reference names (VQGANs
+           include loss.discriminator.*, and loss.perceptual_loss.* only with W > 0)
+  inputs   x (B, C, S, S), uniform in [-1, 1] from torch.Generator seeded with S + 1
+  forward  VQGAN: encoder_h, quant_conv, indices (I64, (B, h, w)), z_q, post_quant_conv, xrec,
+           quantize.dist_gap (B*h*w,) second-smallest minus smallest code distance (how far
+           each argmin is from a tie), rec_loss (B, C, S, S), p_loss,
+           disc.logits_fake_g (generator step), disc.logits_real / disc.logits_fake (disc step)
+           VQ-VAE-2: enc_b, enc_t, quantize_conv_t, id_t (I64), quant_t, dec_t, quantize_conv_b,
+           id_b (I64), quant_b, upsample_t, xrec, quantize_t.dist_gap, quantize_b.dist_gap
+  losses   scalars (shape ()): VQGAN: qloss, nll_loss, g_loss, d_weight, disc_factor, loss, d_loss;
+           VQ-VAE-2: diff_t, diff_b, recon_loss, latent_loss, loss
+  grads    d loss / d p for every trainable parameter p under p's name, except the
+           discriminator's, which hold d d_loss / d p (what each of taming's two optimizers
+           sees); VQGAN also adaptive.nll_grad / adaptive.g_grad: the gradients of nll_loss and
+           g_loss w.r.t. decoder.conv_out.weight that d_weight is made from
+  after    buffers after the step (BatchNorm running stats after the three discriminator
+           passes; VQ-VAE-2's EMA codebooks after their update)
+The model is in train mode (BatchNorm uses batch statistics; VQ-VAE-2 updates its EMA
+codebooks after reading the codes). No optimizer step is taken: the discriminator step uses
+the same reconstruction as the generator step (taming would recompute it after the generator's
+Adam step). The VQGAN GAN term is on (disc_start 0) unless --disc-start says otherwise.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from vqref.configs import config, build  # noqa: E402
+from vqref.vqvae2 import vqvae2_loss  # noqa: E402
+from vqref import safetensors_np  # noqa: E402
+
+DEFAULTS = {"vqgan_fmnist": (4, 32), "tiny32": (2, 32), "vqgan_f16": (1, 64), "vqvae2": (2, 32)}
+
+
+def np32(t):
+    """Floating tensors as float32, integer indices as int64, other buffers (uint8) as they are."""
+    t = t.detach().cpu()
+    if t.is_floating_point():
+        return t.numpy().astype(np.float32)
+    return t.numpy().astype(np.int64) if t.dtype in (torch.int64, torch.int32) else t.numpy()
+
+
+def dist_gap(d):
+    """(M, K) distances -> (M,) second smallest minus smallest."""
+    two = torch.topk(d, 2, dim=1, largest=False).values
+    return two[:, 1] - two[:, 0]
+
+
+def vqgan_fixtures(model, x, args):
+    model.train()
+    loss_mod = model.loss
+    s = model.stages(x)
+    with torch.no_grad():
+        hq = s["quant_conv"].permute(0, 2, 3, 1).reshape(-1, model.quantize.e_dim)
+        gap = dist_gap(model.quantize.distances(hq))
+    ae_params = [(n, p) for n, p in model.named_parameters() if not n.startswith("loss.")]
+    d_params = [(n, p) for n, p in model.named_parameters() if n.startswith("loss.discriminator.")]
+
+    loss, g = loss_mod(s["qloss"], x, s["xrec"], 0, args.global_step, last_layer=model.get_last_layer())
+    last = model.get_last_layer()
+    nll_grad = torch.autograd.grad(g["nll_loss"], last, retain_graph=True)[0]
+    g_grad = torch.autograd.grad(g["g_loss"], last, retain_graph=True)[0]
+    ae_grads = torch.autograd.grad(loss, [p for _, p in ae_params], retain_graph=True)
+
+    d_loss, dparts = loss_mod(s["qloss"], x, s["xrec"], 1, args.global_step)
+    d_grads = torch.autograd.grad(d_loss, [p for _, p in d_params])
+
+    fwd = {k: np32(s[k]) for k in ("encoder_h", "quant_conv", "indices", "z_q", "post_quant_conv", "xrec")}
+    fwd["quantize.dist_gap"] = np32(gap)
+    fwd["rec_loss"] = np32(g["rec_loss"])
+    fwd["p_loss"] = np32(g["p_loss"])
+    fwd["disc.logits_fake_g"] = np32(g["logits_fake"])
+    fwd["disc.logits_real"] = np32(dparts["logits_real"])
+    fwd["disc.logits_fake"] = np32(dparts["logits_fake"])
+    losses = {k: np32(g[k]) for k in ("nll_loss", "g_loss", "d_weight", "disc_factor", "loss")}
+    losses["qloss"] = np32(s["qloss"])
+    losses["d_loss"] = np32(d_loss)
+    grads = {n: np32(gr) for (n, _), gr in zip(ae_params, ae_grads)}
+    grads.update({n: np32(gr) for (n, _), gr in zip(d_params, d_grads)})
+    grads["adaptive.nll_grad"] = np32(nll_grad)
+    grads["adaptive.g_grad"] = np32(g_grad)
+    return fwd, losses, grads
+
+
+def vqvae2_fixtures(model, x, args):
+    model.train()
+    # Distances are taken from the codebooks as they are when read, i.e. before each EMA update:
+    # hook the quantizers' inputs.
+    seen = {}
+
+    def grab(name):
+        def hook(mod, inp):
+            with torch.no_grad():
+                flat = inp[0].reshape(-1, mod.dim)
+                d = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ mod.embed + mod.embed.pow(2).sum(0, keepdim=True)
+                seen[name] = dist_gap(d)
+        return hook
+
+    hooks = [model.quantize_t.register_forward_pre_hook(grab("quantize_t")),
+             model.quantize_b.register_forward_pre_hook(grab("quantize_b"))]
+    s = model.stages(x)
+    for h in hooks:
+        h.remove()
+    loss, recon, latent = vqvae2_loss(s["xrec"], x, s["diff"])
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss, [p for _, p in params])
+    keys = ("enc_b", "enc_t", "quantize_conv_t", "id_t", "quant_t", "dec_t", "quantize_conv_b", "id_b",
+            "quant_b", "upsample_t", "xrec")
+    fwd = {k: np32(s[k]) for k in keys}
+    fwd["quantize_t.dist_gap"] = np32(seen["quantize_t"])
+    fwd["quantize_b.dist_gap"] = np32(seen["quantize_b"])
+    losses = dict(diff_t=np32(s["diff_t"].reshape(())), diff_b=np32(s["diff_b"].reshape(())),
+                  recon_loss=np32(recon), latent_loss=np32(latent), loss=np32(loss))
+    return fwd, losses, {n: np32(gr) for (n, _), gr in zip(params, grads)}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("model", choices=sorted(DEFAULTS))
+    ap.add_argument("outdir")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--size", type=int, help="image side (VQGAN: divisible by 2^(levels-1); VQ-VAE-2: by 8)")
+    ap.add_argument("--legacy", type=int, choices=(0, 1), default=1,
+                    help="VQGAN quantizer loss form: 1 = taming default (beta on the codebook term)")
+    ap.add_argument("--perceptual-weight", type=float, default=0.0,
+                    help="> 0 builds LPIPS (random VGG weights, saved too: about 59 MB)")
+    ap.add_argument("--codebook-std", type=float,
+                    help="initialize the codebook(s) N(0, STD) instead of the reference init (taming's "
+                         "uniform(-1/K, 1/K) puts codes so close that argmins are near ties)")
+    ap.add_argument("--disc-start", type=int, default=0)
+    ap.add_argument("--global-step", type=int, default=0)
+    args = ap.parse_args(argv)
+    batch, size = DEFAULTS[args.model]
+    batch, size = args.batch or batch, args.size or size
+    t0 = time.time()
+    os.makedirs(args.outdir, exist_ok=True)
+    cfg = config(args.model)
+
+    torch.manual_seed(args.seed)
+    if cfg["kind"] == "vqgan":
+        lossconf = dict(disc_start=args.disc_start, perceptual_weight=args.perceptual_weight)
+        cfg["lossconfig"].update(lossconf)
+        model = build(args.model, with_loss=True, build_lpips=args.perceptual_weight > 0,
+                      legacy=bool(args.legacy), lossconfig=cfg["lossconfig"])
+        if args.perceptual_weight > 0:
+            model.loss.perceptual_loss.eval()      # deterministic: no dropout in lin layers
+        channels = cfg["ddconfig"]["in_channels"]
+    else:
+        model = build(args.model)
+        channels = cfg["args"]["in_channel"]
+    if args.codebook_std is not None:
+        with torch.no_grad():
+            if cfg["kind"] == "vqgan":
+                model.quantize.embedding.weight.normal_(0.0, args.codebook_std)
+            else:
+                for q in (model.quantize_t, model.quantize_b):
+                    q.embed.normal_(0.0, args.codebook_std)
+                    q.embed_avg.copy_(q.embed)
+    weights = {n: np32(t) for n, t in model.state_dict().items()}
+
+    gen = torch.Generator().manual_seed(args.seed + 1)
+    x = torch.rand(batch, channels, size, size, generator=gen) * 2 - 1
+
+    if cfg["kind"] == "vqgan":
+        fwd, losses, grads = vqgan_fixtures(model, x, args)
+    else:
+        fwd, losses, grads = vqvae2_fixtures(model, x, args)
+    after = {n: np32(t) for n, t in model.named_buffers()
+             if not n.startswith("loss.perceptual_loss.")}
+
+    meta = {"model": args.model, "seed": str(args.seed), "codebook_std": str(args.codebook_std), "batch": str(batch), "size": str(size),
+            "config": json.dumps(cfg, sort_keys=True), "torch": torch.__version__,
+            "command": "make_fixtures.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+    if cfg["kind"] == "vqgan":
+        meta.update(legacy=str(args.legacy), global_step=str(args.global_step))
+    parts = dict(weights=weights, inputs={"x": np32(x)}, forward=fwd, losses=losses, grads=grads, after=after)
+    for part, tensors in parts.items():
+        path = os.path.join(args.outdir, "%s.%s.safetensors" % (args.model, part))
+        safetensors_np.save_file(tensors, path, metadata=dict(meta, part=part))
+    summary = ", ".join("%s=%.6g" % (k, float(v)) for k, v in sorted(losses.items()))
+    gap_keys = [k for k in fwd if k.endswith("dist_gap")]
+    gaps = ", ".join("min %s %.3g" % (k, fwd[k].min()) for k in gap_keys)
+    print("%s seed %d batch %d size %d: %s; %s; %.1f s" % (args.model, args.seed, batch, size, summary, gaps,
+                                                         time.time() - t0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
