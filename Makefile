@@ -116,7 +116,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/vqrt
 	install -m 755 $(BUILD)/vqc $(DESTDIR)$(PREFIX)/bin/vqc
 	install -m 644 $(BUILD)/libvqrt.a $(DESTDIR)$(PREFIX)/lib/libvqrt.a
-	install -m 644 $(wildcard runtime/*.h runtime/kernels/*.h) $(DESTDIR)$(PREFIX)/include/vqrt/
+	install -d $(DESTDIR)$(PREFIX)/include/vqrt/kernels
+	install -m 644 $(wildcard runtime/*.h) $(DESTDIR)$(PREFIX)/include/vqrt/
+	install -m 644 $(wildcard runtime/kernels/*.h) $(DESTDIR)$(PREFIX)/include/vqrt/kernels/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' scripts/vqrt.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vqrt.pc
 

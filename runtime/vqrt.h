@@ -20,5 +20,6 @@
 #include "timing.h"
 #include "quantizer.h"
 #include "checkpoint.h"
+#include "kernels/kernels.h"
 
 #endif
