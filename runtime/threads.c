@@ -64,20 +64,29 @@ const char *vq_threads_recommended_coretype(void)
 
 int vq_maybe_reexec_with_coretype(char **argv, const char *want)
 {
-    if (!want || !*want || !argv || !argv[0]) return VQ_OK;
-    if (getenv("VQ_KEEP_OPENBLAS_CORETYPE") || getenv("VQ_CORETYPE_REEXEC")) return VQ_OK;
-    if (strcasecmp(vq_threads_openblas_coretype(), want) == 0) return VQ_OK;
+    if (!argv || !argv[0]) return VQ_OK;
+    if (getenv("VQ_CORETYPE_REEXEC")) return VQ_OK;   /* never loop */
+    /* Both are read once, when OpenBLAS and libgomp load: only a fresh
+     * process image picks them up. Spinning OpenMP workers (the default wait
+     * policy) steal the cores OpenBLAS's own threads need: 2-4x slower convs
+     * measured on 2 cores (docs/runtime-kernels.md). */
+    int want_core = want && *want && !getenv("VQ_KEEP_OPENBLAS_CORETYPE") &&
+                    strcasecmp(vq_threads_openblas_coretype(), want) != 0;
+    int want_passive = getenv("OMP_WAIT_POLICY") == NULL;
+    if (!want_core && !want_passive) return VQ_OK;
     const char *old = getenv("OPENBLAS_CORETYPE");
     char *saved = old ? strdup(old) : NULL;
-    if (setenv("OPENBLAS_CORETYPE", want, 1) || setenv("VQ_CORETYPE_REEXEC", "1", 1)) {
+    if ((want_core && setenv("OPENBLAS_CORETYPE", want, 1)) ||
+        (want_passive && setenv("OMP_WAIT_POLICY", "passive", 1)) || setenv("VQ_CORETYPE_REEXEC", "1", 1)) {
         free(saved);
-        return vq_fail(VQ_ERR_IO, "cannot set OPENBLAS_CORETYPE=%s: %s", want, strerror(errno));
+        return vq_fail(VQ_ERR_IO, "cannot set the OpenBLAS/OpenMP environment: %s", strerror(errno));
     }
     execv("/proc/self/exe", argv);
     int err = errno; /* only reached when exec failed */
     if (saved) setenv("OPENBLAS_CORETYPE", saved, 1);
     else unsetenv("OPENBLAS_CORETYPE");
+    if (want_passive) unsetenv("OMP_WAIT_POLICY");
     unsetenv("VQ_CORETYPE_REEXEC");
     free(saved);
-    return vq_fail(VQ_ERR_IO, "re-executing %s with OPENBLAS_CORETYPE=%s: %s", argv[0], want, strerror(err));
+    return vq_fail(VQ_ERR_IO, "re-executing %s with its OpenBLAS/OpenMP environment: %s", argv[0], strerror(err));
 }
