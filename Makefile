@@ -46,6 +46,10 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_LIBS := -lcmocka
 
+.DEFAULT_GOAL := all
+# Part-specific rules (before the rules below, so their CHECK_DEPS/CHECK_EXTRA count).
+include $(wildcard mk/*.mk)
+
 .PHONY: all test check demo deps install test-asan clean generated bench fuzz
 all: $(BUILD)/vqc $(BUILD)/libvqrt.a
 
@@ -65,11 +69,11 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 # The scanner and parser are generated into the build directory.
-$(BUILD)/compiler/parser.c $(BUILD)/compiler/parser.h: compiler/parser.y
+$(BUILD)/compiler/parser.c $(BUILD)/compiler/parser.h &: compiler/parser.y
 	@mkdir -p $(@D)
 	bison -Wall -Werror --defines=$(BUILD)/compiler/parser.h -o $(BUILD)/compiler/parser.c $<
 
-$(BUILD)/compiler/lexer.c $(BUILD)/compiler/lexer.h: compiler/lexer.l $(BUILD)/compiler/parser.h
+$(BUILD)/compiler/lexer.c $(BUILD)/compiler/lexer.h &: compiler/lexer.l $(BUILD)/compiler/parser.h
 	@mkdir -p $(@D)
 	flex --header-file=$(BUILD)/compiler/lexer.h -o $(BUILD)/compiler/lexer.c $<
 
@@ -125,7 +129,6 @@ install: all
 clean:
 	rm -rf build build-asan
 
--include $(wildcard mk/*.mk)
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # The README's main job (see scripts/demo.sh).

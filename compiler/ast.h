@@ -98,7 +98,11 @@ struct ast_expr {
     ast_arg *args;         /* EXPR_CALL */
     ast_path *path;        /* EXPR_AS */
     ast_expr *next;        /* sibling in a list literal or an `output` list */
+    int depth;             /* 1 + deepest operand; the parser caps it (AST_MAX_EXPR_DEPTH) so
+                            * recursive passes cannot overflow the C stack */
 };
+
+#define AST_MAX_EXPR_DEPTH 256
 
 /* ---- types and formals -------------------------------------------------- */
 

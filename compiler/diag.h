@@ -24,9 +24,15 @@ typedef struct diag_sink {
     int warnings;
     int max_errors;     /* 0 = unlimited; the CLI uses 20 */
     int color;          /* reserved; output is plain text */
+    int stopped;        /* set once max_errors was passed: callers should stop soon */
+    int muted;          /* internal: the last error was not printed, so neither are its notes */
 } diag_sink;
 
 void diag_init(diag_sink *d, FILE *out);
+
+/* True once more than max_errors errors were reported ("too many errors;
+ * stopping" has been printed): the parser and checker should give up. */
+int diag_stopped(const diag_sink *d);
 
 /* `loc` may have file == NULL for errors that belong to no file (command line). */
 void diag_error(diag_sink *d, src_loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -47,7 +47,11 @@ static int read_header(gzFile *fp, uint32_t dims[3], const char *path, uint32_t 
     int64_t want = 4 + 4 * (int64_t)ndims;
     const char *why = NULL;
     int64_t got = gz_read_all(f, hdr, want, &why);
-    if (got < 0) { gzclose(f); return vq_fail(VQ_ERR_FORMAT, "%s: corrupt gzip stream: %s", path, why); }
+    if (got < 0) { /* why points into f: format it before gzclose frees it */
+        int rc = vq_fail(VQ_ERR_FORMAT, "%s: corrupt gzip stream: %s", path, why);
+        gzclose(f);
+        return rc;
+    }
     if (got < 4) {
         gzclose(f);
         return vq_fail(VQ_ERR_FORMAT, "%s: truncated: %lld bytes, too short for an IDX header", path, (long long)got);
