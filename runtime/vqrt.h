@@ -21,5 +21,6 @@
 #include "quantizer.h"
 #include "checkpoint.h"
 #include "kernels/kernels.h"
+#include "driver.h"
 
 #endif
