@@ -15,6 +15,7 @@
 #include "ast.h"
 #include "diag.h"
 #include "parse.h"
+#include "codegen.h"
 #include "sema.h"
 
 #ifndef VQC_VERSION
@@ -32,6 +33,8 @@ typedef struct cli {
     int n_defines;
     const char **includes;
     int n_includes;
+    char *cmdline;              /* argv joined, for the generated files' provenance */
+    const char *argv0;
 } cli;
 
 static const char usage_text[] =
@@ -45,10 +48,10 @@ static const char usage_text[] =
     "  --dump=ast         print the syntax tree (after parsing; the checker does not run)\n"
     "  --dump=graph       print the checked model graph\n"
     "  --dump=params      print every parameter and buffer with its shape\n"
-    "  --dump=plan        print the memory plan (not implemented yet)\n"
+    "  --dump=plan        print the training plan: fusions, kept values, memory plan\n"
     "  --summary          parameters per module, shapes per stage, forward FLOPs\n"
     "  --dot              the model graph in Graphviz format\n"
-    "  -o DIR             write the generated C into DIR (not implemented yet)\n"
+    "  -o DIR             write the generated C into DIR (DIR/<model>.c, .h, main.c, Makefile)\n"
     "  --help             this text\n"
     "  --version          print the version\n"
     "\n"
@@ -214,15 +217,22 @@ static int run(cli *c, diag_sink *d, ast_arena *a)
     if (c->dot) ir_dot(stdout, m);
     fflush(stdout);
     if (c->dump_plan) {
-        diag_error(d, no_loc, "--dump=plan is not implemented yet (it needs the code generator)");
-        return EXIT_MODEL;
+        cg g;
+        int bad = cg_build(&g, m, d);
+        if (!bad) cg_dump_plan(stdout, &g);
+        cg_free(&g);
+        fflush(stdout);
+        if (bad) return EXIT_MODEL;
     }
     /* Code generation is the default action, and -o's; the other actions ask only for checking. */
     int only_inspect = c->check || c->summary || c->dot || c->dump_graph || c->dump_params || c->dump_ast;
-    if (c->out_dir || !only_inspect) {
-        diag_error(d, no_loc, "code generation is not implemented yet (the model checked fine; use --check, "
-                              "--dump or --summary)");
-        return EXIT_MODEL;
+    if (c->out_dir || (!only_inspect && !c->dump_plan)) {
+        if (!c->out_dir) {
+            diag_error(d, no_loc, "code generation needs an output directory: vqc %s -o DIR", c->model);
+            return EXIT_USAGE;
+        }
+        codegen_opts o = {c->out_dir, c->cmdline, c->model, c->argv0};
+        if (cg_generate(m, &o, d)) return EXIT_MODEL;
     }
     return 0;
 }
@@ -234,6 +244,14 @@ int main(int argc, char **argv)
     d.max_errors = 20;
     cli c;
     memset(&c, 0, sizeof c);
+    size_t len = 1;
+    for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 1;
+    c.cmdline = calloc(len, 1);
+    for (int i = 0; c.cmdline && i < argc; i++) {
+        if (i) strcat(c.cmdline, " ");
+        strcat(c.cmdline, argv[i]);
+    }
+    c.argv0 = argv[0];
     int rc = parse_args(&c, &d, argc, argv);
     if (rc == 0) {
         ast_arena *a = ast_arena_new();
@@ -245,5 +263,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < c.n_defines; i++) free((char *)c.defines[i].name);
     free(c.defines);
     free(c.includes);
+    free(c.cmdline);
     return rc;
 }
