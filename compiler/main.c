@@ -5,7 +5,7 @@
  * Reads and parses the model (stopping at syntax errors), prints the AST if
  * asked, runs the checker (sema_check) with the -D overrides and -I dirs, then
  * prints the requested dumps. Exit status: 0 ok, 1 an error in the model (or a
- * stage not implemented yet), 2 a usage error.
+ * file that cannot be written), 2 a usage error.
  * Not here: any knowledge of the language beyond "NAME=VALUE" for -D.
  */
 #include <stdio.h>
