@@ -111,7 +111,7 @@ int vq_idx_read_images(vq_idx_set *out, const char *path)
     }
     char what[96];
     snprintf(what, sizeof what, "%u images of %ux%u", d[0], d[1], d[2]);
-    uint8_t *px = vq_alloc((size_t)bytes);
+    uint8_t *px = vq_alloc_uninit((size_t)bytes); /* filled by read_payload or freed */
     if (!px) { gzclose(f); return vq_fail_context(VQ_ERR_NOMEM, "%s", path); }
     rc = read_payload(f, px, bytes, path, what);
     gzclose(f);

@@ -85,6 +85,10 @@ int vq_png_read(vq_image *out, const char *path, int channels, vq_alpha_mode alp
     png_init_io(png, f);
     png_set_sig_bytes(png, 8);
     png_set_user_limits(png, PNG_MAX_SIDE, PNG_MAX_SIDE);
+    /* Never read metadata chunks: libpng allocates a text or profile chunk's
+     * claimed length (up to 2 GiB) before reading it (found by tests/fuzz/fuzz_png). */
+    static const png_byte skip[] = "tEXt\0zTXt\0iTXt\0iCCP\0sPLT\0eXIf";
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, skip, 6);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int ct = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
@@ -99,7 +103,7 @@ int vq_png_read(vq_image *out, const char *path, int channels, vq_alpha_mode alp
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
     if (png_get_rowbytes(png, info) != (size_t)w * 4) png_error(png, "unexpected row size after conversion");
-    rgba = vq_alloc((size_t)w * h * 4);
+    rgba = vq_alloc_uninit((size_t)w * h * 4); /* every row is written before use */
     rows = malloc(sizeof(png_bytep) * h);
     if (!rgba || !rows) { status = VQ_ERR_NOMEM; png_longjmp(png, 1); }
     for (png_uint_32 y = 0; y < h; y++) rows[y] = rgba + (size_t)y * w * 4;

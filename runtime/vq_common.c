@@ -58,13 +58,19 @@ const char *vq_status_name(vq_status code)
     return "unknown status";
 }
 
-void *vq_alloc(size_t bytes)
+void *vq_alloc_uninit(size_t bytes)
 {
     size_t rounded = (bytes + 63) & ~(size_t)63;
     if (rounded < bytes) { vq_fail(VQ_ERR_NOMEM, "allocation of %zu bytes overflows", bytes); return NULL; }
     void *p = aligned_alloc(64, rounded ? rounded : 64);
     if (!p) { vq_fail(VQ_ERR_NOMEM, "out of memory allocating %zu bytes", bytes); return NULL; }
-    memset(p, 0, rounded ? rounded : 64);
+    return p;
+}
+
+void *vq_alloc(size_t bytes)
+{
+    void *p = vq_alloc_uninit(bytes);
+    if (p) memset(p, 0, (bytes + 63) & ~(size_t)63);
     return p;
 }
 

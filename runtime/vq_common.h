@@ -40,6 +40,9 @@ typedef enum vq_state_dtype { VQ_STATE_F32, VQ_STATE_I32, VQ_STATE_I64 } vq_stat
 /* 64-byte aligned (one cache line, one AVX-512 vector), zero-filled. NULL on
  * failure, with the last error set. Free with vq_free. */
 void *vq_alloc(size_t bytes);
+/* The same without zero-filling, for buffers a reader is about to fill: a
+ * hostile header that promises gigabytes costs no memory until data arrives. */
+void *vq_alloc_uninit(size_t bytes);
 void vq_free(void *p);
 
 /* Seeded generator: xoshiro256** seeded through splitmix64. The whole state is

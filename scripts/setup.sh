@@ -4,6 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential flex bison pkg-config libopenblas-dev libcmocka-dev libpng-dev zlib1g-dev
       dataset-fashion-mnist python3-numpy python3-torch gnuplot-nox)
+# `setup.sh fuzz` adds what `make fuzz` needs (clang's libFuzzer).
+[ "${1:-}" = fuzz ] && pkgs+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

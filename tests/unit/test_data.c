@@ -636,6 +636,52 @@ static void test_loader_shutdown(void **state)
     vq_dataset_close(ds);
 }
 
+/* Fuzzing found that a 16-byte IDX file promising 1 GiB of pixels, or a tiny
+ * PNG whose IHDR says 16384x16384, made the readers zero-fill that much memory
+ * before reading a byte (tests/fuzz/known/). Now the buffers are only touched
+ * as data arrives: in a forked child, reading each must raise the peak RSS by
+ * far less than the promise, and still fail with a format error. */
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+static long rss_now_kib(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return -1;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = -1;
+    fclose(f);
+    return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static int child_peak_growth_mib(int png, const char *path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        long before = rss_now_kib();
+        int rc;
+        if (png) { vq_image im; rc = vq_png_read(&im, path, 3, VQ_ALPHA_DROP); }
+        else { vq_idx_set s; rc = vq_idx_read_images(&s, path); }
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        long growth_mib = (ru.ru_maxrss - before) / 1024;
+        _exit(rc != VQ_ERR_FORMAT ? 255 : growth_mib > 250 ? 250 : (int)growth_mib);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 254;
+}
+
+static void test_huge_promises_cost_no_memory(void **state)
+{
+    (void)state;
+    int idx = child_peak_growth_mib(0, "tests/fuzz/known/idx/promises_1gib.idx");
+    int png = child_peak_growth_mib(1, "tests/fuzz/known/png/ihdr_16384x16384_tiny_idat.png");
+    print_message("peak RSS growth: idx %d MiB, png %d MiB (promised 1024 and 1024)\n", idx, png);
+    assert_true(idx < 64);
+    assert_true(png < 64);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -647,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_loader_resume),
         cmocka_unit_test(test_loader_skip_bad),
         cmocka_unit_test(test_loader_shutdown),
+        cmocka_unit_test(test_huge_promises_cost_no_memory),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }
