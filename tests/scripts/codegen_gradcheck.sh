@@ -19,7 +19,7 @@ for vq in tests/codegen/*.vq; do
     [ -n "$args" ] || { echo "$vq: no '// gradcheck:' first line"; fail=1; continue; }
     out=$TMP/$name
     if ! "$VQC" "$vq" -o "$out" >"$TMP/log" 2>&1; then cat "$TMP/log"; echo "FAIL $name: generation"; fail=1; continue; fi
-    if ! cc $CFLAGS -I"$out" -DMODEL_DESC="${name}_desc" -o "$out/gc" tests/codegen/gradcheck.c "$out/$name.c" $LIBS \
+    if ! cc $CFLAGS ${VQ_SANFLAGS:-} -I"$out" -DMODEL_DESC="${name}_desc" -o "$out/gc" tests/codegen/gradcheck.c "$out/$name.c" $LIBS \
         >"$TMP/log" 2>&1; then cat "$TMP/log"; echo "FAIL $name: compile"; fail=1; continue; fi
     echo "== $name ($args)"
     # shellcheck disable=SC2086

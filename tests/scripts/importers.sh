@@ -17,6 +17,6 @@ if [ ! -f "$BUILD/libvqrt.a" ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-${CC:-cc} -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iruntime -o "$tmp/importers_load" \
+${CC:-cc} -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE ${VQ_SANFLAGS:-} -Iruntime -o "$tmp/importers_load" \
   tests/scripts/importers_load.c "$BUILD/libvqrt.a" -fopenmp -lm
 "$PY" tests/scripts/importers_test.py "$tmp" "$tmp/importers_load"

@@ -26,6 +26,6 @@ int main(void)
 }
 C
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
-cc -std=c11 -o "$prefix/use" "$prefix/use.c" $(pkg-config --cflags vqrt) $(pkg-config --libs --static vqrt)
+cc -std=c11 ${VQ_SANFLAGS:-} -o "$prefix/use" "$prefix/use.c" $(pkg-config --cflags vqrt) $(pkg-config --libs --static vqrt)
 test "$("$prefix/use")" = ok
 echo "install: ok ($prefix)"
