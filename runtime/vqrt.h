@@ -22,5 +22,6 @@
 #include "checkpoint.h"
 #include "kernels/kernels.h"
 #include "driver.h"
+#include "lpips.h"
 
 #endif

@@ -18,6 +18,7 @@
 #include "dropout.h"
 #include "loss.h"
 #include "norm.h"
+#include "pool_max.h"
 #include "resample.h"
 
 #endif
