@@ -9,6 +9,8 @@
  *   l1    mean |x - x_hat| over every value.
  * Codebook use counts every index over the split: codebook_usage = used / K,
  * perplexity = exp(entropy of the code frequencies).
+ * --grid OUT.png writes the first --grid-images images of the split (at most
+ * one batch) above their reconstructions, as train's recon_<step>.png does.
  * Legend: B batch, C, H, W the model's input, K codes. */
 #include "driver_internal.h"
 
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image.h"
 #include "metrics.h"
 #include "threads.h"
 
@@ -41,9 +44,9 @@ static void to_unit(float *dst, const float *src, size_t n, float lo, float hi)
 int drv_cmd_eval(drv *dv, int argc, char **argv)
 {
     const vq_model_desc *d = dv->d;
-    const char *ckpt = NULL, *data = NULL, *split = "test";
+    const char *ckpt = NULL, *data = NULL, *split = "test", *grid = NULL;
     int64_t limit = 0;
-    int batch = d->train.batch, threads = 0;
+    int batch = d->train.batch, threads = 0, grid_n = 16;
     drv_opt o[] = {
         {"--ckpt", NULL, DRV_STR, &ckpt, "CKPT", "checkpoint to evaluate", 0},
         {"--data", NULL, DRV_STR, &data, "fashion-mnist|DIR", "images to reconstruct", 0},
@@ -51,6 +54,8 @@ int drv_cmd_eval(drv *dv, int argc, char **argv)
         {"--limit", NULL, DRV_I64, &limit, "N", "only the first N images", 0},
         {"--batch", NULL, DRV_INT, &batch, "B", "images per forward pass", 0},
         {"--threads", NULL, DRV_INT, &threads, "T", "threads (default: all allowed)", 0},
+        {"--grid", NULL, DRV_STR, &grid, "OUT.png", "also write the first images above their reconstructions", 0},
+        {"--grid-images", NULL, DRV_INT, &grid_n, "N", "images in the --grid (default 16, at most --batch)", 0},
     };
     drv_cmd_spec spec = {"eval", "--ckpt CKPT --data fashion-mnist|DIR [options]",
                          "Print one JSON line: psnr, ssim, l1, codebook_usage, perplexity, images.", NULL, 0, 0};
@@ -60,6 +65,7 @@ int drv_cmd_eval(drv *dv, int argc, char **argv)
     if (!drv_require(dv, "eval", &o[0]) || !drv_require(dv, "eval", &o[1])) return VQ_EXIT_USAGE;
     if (batch <= 0) return drv_usage_error(dv, "eval", "--batch %d must be positive", batch);
     if (limit < 0) return drv_usage_error(dv, "eval", "--limit %" PRId64 " must be >= 0", limit);
+    if (grid_n <= 0) return drv_usage_error(dv, "eval", "--grid-images %d must be positive", grid_n);
     if (strcmp(split, "test") && strcmp(split, "train"))
         return drv_usage_error(dv, "eval", "--split %s: expected test or train", split);
     vq_threads_set(threads);
@@ -93,6 +99,15 @@ int drv_cmd_eval(drv *dv, int argc, char **argv)
         for (int b = 0; b < B; b++)
             if ((rc = vq_dataset_sample(x + b * per, NULL, ds, i0 + b, &tf, NULL))) goto out;
         if ((rc = d->forward(m, x, B, VQ_MODE_EVAL, NULL))) goto out;
+        if (grid && i0 == 0) {
+            const float *rows[2] = {x, d->recon(m)};
+            vq_image g;
+            if ((rc = vq_image_grid_rows(&g, rows, 2, B < grid_n ? B : grid_n, C, H, W, 2, 255, d->data.lo,
+                                         d->data.hi))) goto out;
+            rc = vq_png_write(grid, &g);
+            vq_image_free(&g);
+            if (rc) goto out;
+        }
         const float *L = d->loss_values(m);
         for (int k = 0; k < d->n_losses; k++) loss_sum[k] += (double)L[k] * B;
         to_unit(ux, x, per * B, d->data.lo, d->data.hi);

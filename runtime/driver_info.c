@@ -61,7 +61,13 @@ int drv_cmd_info(drv *dv, int argc, char **argv)
                 *(d->tensors[j].role == VQ_ROLE_TRAINABLE ? &tr : &bu) += d->tensors[j].numel;
         printf("%-40s %12zu %12zu\n", mod, tr, bu);
     }
-    printf("%-40s %12zu %12zu\n", "total", d->n_params, d->n_buffers);
+    /* The sum of numel (what --summary and PyTorch count); the slabs may be larger (aligned offsets). */
+    size_t sum_tr = 0, sum_bu = 0;
+    for (int i = 0; i < d->n_tensors; i++)
+        *(d->tensors[i].role == VQ_ROLE_TRAINABLE ? &sum_tr : &sum_bu) += d->tensors[i].numel;
+    printf("%-40s %12zu %12zu\n", "total", sum_tr, sum_bu);
+    if (sum_tr != d->n_params || sum_bu != d->n_buffers)
+        printf("%-40s %12zu %12zu\n", "slab floats (aligned)", d->n_params, d->n_buffers);
     if (tensors) {
         printf("\n%-40s %-20s %-6s %10s  %-18s %s\n", "tensor", "shape", "slab", "offset", "init", "source");
         for (int i = 0; i < d->n_tensors; i++) {

@@ -238,8 +238,11 @@ int drv_cmd_train(drv *dv, int argc, char **argv)
     if (c.resume && (rc = csv_keep_until(csv_path, step))) goto fail;
     if ((rc = vq_csv_open(&csv, csv_path, cols, nc, c.resume != NULL))) goto fail;
 
+    long long n_trainable = 0;   /* sum of numel, as info and --summary count (the slab may be padded) */
+    for (int i = 0; i < d->n_tensors; i++)
+        if (d->tensors[i].role == VQ_ROLE_TRAINABLE) n_trainable += (long long)d->tensors[i].numel;
     fprintf(stderr, "%s train: %s, %lld params, batch %d, %d threads, steps %" PRId64 " -> %" PRId64 "\n", dv->prog,
-            d->name, (long long)d->n_params, c.batch, threads, step, c.steps);
+            d->name, n_trainable, c.batch, threads, step, c.steps);
     drv_run_meta run = {0, c.seed, c.batch, c.lr, c.limit, 1};
     vq_progress pb;
     vq_progress_init(&pb, stderr, "train", step, c.steps);

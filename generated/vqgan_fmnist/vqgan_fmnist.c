@@ -124,7 +124,7 @@ static const vq_conv2d_shape decoder_conv_out_shape = {.B = 0, .Ci = 64, .H = 32
 /* The tensor table: every parameter and buffer, checkpoint order; offsets into the params
  * (trainable) or buffers slab, in floats. */
 static const vq_tensor_desc tensors[199] = {
-    {"quantize.embedding.weight", "quantize.embedding", VQ_ROLE_TRAINABLE, 2, {512, 64}, 0, 32768, {VQ_FILL_MODEL, 0.0, 0.0, 0}, "vqgan_fmnist.vq:39:10"},
+    {"quantize.embedding.weight", "quantize.embedding", VQ_ROLE_TRAINABLE, 2, {512, 64}, 0, 32768, {VQ_FILL_MODEL, 0.0, 0.0, 0}, "vqgan_fmnist.vq:45:10"},
     {"encoder.conv_in.weight", "encoder.conv_in", VQ_ROLE_TRAINABLE, 4, {64, 1, 3, 3}, 32768, 576, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 9}, "taming.vq:61:9"},
     {"encoder.conv_in.bias", "encoder.conv_in", VQ_ROLE_TRAINABLE, 1, {64}, 33344, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 9}, "taming.vq:61:9"},
     {"encoder.down.0.block.0.norm1.weight", "encoder.down.0.block.0.norm1", VQ_ROLE_TRAINABLE, 1, {64}, 33408, 64, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:17:9"},
@@ -197,10 +197,10 @@ static const vq_tensor_desc tensors[199] = {
     {"encoder.norm_out.bias", "encoder.norm_out", VQ_ROLE_TRAINABLE, 1, {128}, 1541952, 128, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:78:9"},
     {"encoder.conv_out.weight", "encoder.conv_out", VQ_ROLE_TRAINABLE, 4, {64, 128, 3, 3}, 1542080, 73728, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 1152}, "taming.vq:79:12"},
     {"encoder.conv_out.bias", "encoder.conv_out", VQ_ROLE_TRAINABLE, 1, {64}, 1615808, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 1152}, "taming.vq:79:12"},
-    {"quant_conv.weight", "quant_conv", VQ_ROLE_TRAINABLE, 4, {64, 64, 1, 1}, 1615872, 4096, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:52:9"},
-    {"quant_conv.bias", "quant_conv", VQ_ROLE_TRAINABLE, 1, {64}, 1619968, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:52:9"},
-    {"post_quant_conv.weight", "post_quant_conv", VQ_ROLE_TRAINABLE, 4, {64, 64, 1, 1}, 1620032, 4096, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:59:9"},
-    {"post_quant_conv.bias", "post_quant_conv", VQ_ROLE_TRAINABLE, 1, {64}, 1624128, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:59:9"},
+    {"quant_conv.weight", "quant_conv", VQ_ROLE_TRAINABLE, 4, {64, 64, 1, 1}, 1615872, 4096, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:59:9"},
+    {"quant_conv.bias", "quant_conv", VQ_ROLE_TRAINABLE, 1, {64}, 1619968, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:59:9"},
+    {"post_quant_conv.weight", "post_quant_conv", VQ_ROLE_TRAINABLE, 4, {64, 64, 1, 1}, 1620032, 4096, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:66:9"},
+    {"post_quant_conv.bias", "post_quant_conv", VQ_ROLE_TRAINABLE, 1, {64}, 1624128, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:66:9"},
     {"decoder.conv_in.weight", "decoder.conv_in", VQ_ROLE_TRAINABLE, 4, {128, 64, 3, 3}, 1624192, 73728, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 576}, "taming.vq:94:9"},
     {"decoder.conv_in.bias", "decoder.conv_in", VQ_ROLE_TRAINABLE, 1, {128}, 1697920, 128, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 576}, "taming.vq:94:9"},
     {"decoder.mid.block_1.norm1.weight", "decoder.mid.block_1.norm1", VQ_ROLE_TRAINABLE, 1, {128}, 1698048, 128, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:17:9"},
@@ -1475,14 +1475,14 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
         vq_conv2d_forward((A + (size_t)2301952 * MB), (A + (size_t)2007040 * MB), (P + 1542080), (P + 1615808), &s, S);
     }
 
-    /* vqgan_fmnist.vq:52:9 conv2d quant_conv (forward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
+    /* vqgan_fmnist.vq:59:9 conv2d quant_conv (forward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
     {
         vq_conv2d_shape s = quant_conv_shape;
         s.B = B;
         vq_conv2d_forward((A + (size_t)2306048 * MB), (A + (size_t)2301952 * MB), (P + 1615872), (P + 1619968), &s, S);
     }
 
-    /* vqgan_fmnist.vq:53:11 quantize - (forward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
+    /* vqgan_fmnist.vq:60:11 quantize - (forward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
     {
         vq_codebook *cb = &m->cb[0];  /* quantize: K = 512, D = 64 */
         const int H = 8, W = 8;
@@ -1506,7 +1506,7 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     float *const P = m->params, *const BU = m->buffers;
     (void)A; (void)MB; (void)F; (void)S; (void)P; (void)BU; (void)mode; (void)rng; (void)B;
 
-    /* vqgan_fmnist.vq:59:9 conv2d post_quant_conv (forward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
+    /* vqgan_fmnist.vq:66:9 conv2d post_quant_conv (forward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
     {
         vq_conv2d_shape s = post_quant_conv_shape;
         s.B = B;
@@ -2761,7 +2761,7 @@ static int model_backward(vq_model *m) {
         vq_conv2d_backward_data((A + (size_t)8192 * MB), (A + (size_t)0 * MB), (P + 1624192), &s, S);
     }
 
-    /* vqgan_fmnist.vq:59:9 conv2d post_quant_conv (backward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
+    /* vqgan_fmnist.vq:66:9 conv2d post_quant_conv (backward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
     {
         memset((A + (size_t)4096 * MB), 0, sizeof(float) * ((size_t)B * 4096));  /* d%63 (B, 64, 8, 8), first written here */
     }
@@ -2772,7 +2772,7 @@ static int model_backward(vq_model *m) {
         vq_conv2d_backward_data((A + (size_t)4096 * MB), (A + (size_t)8192 * MB), (P + 1620032), &s, S);
     }
 
-    /* vqgan_fmnist.vq:53:11 quantize - (backward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
+    /* vqgan_fmnist.vq:60:11 quantize - (backward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
     {
         memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 4096));  /* d%62 (B, 64, 8, 8), first written here */
     }
@@ -2785,7 +2785,7 @@ static int model_backward(vq_model *m) {
         if (rc) return rc;
     }
 
-    /* vqgan_fmnist.vq:52:9 conv2d quant_conv (backward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
+    /* vqgan_fmnist.vq:59:9 conv2d quant_conv (backward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
     {
         memset((A + (size_t)8192 * MB), 0, sizeof(float) * ((size_t)B * 4096));  /* d%61 (B, 64, 8, 8), first written here */
     }
@@ -3363,7 +3363,7 @@ static const vq_model_desc desc = {
     .name = "vqgan_fmnist",
     .vqc_version = "0.1.0",
     .source = "models/vqgan_fmnist.vq",
-    .model_hash = 0x77ddeee68953c699ull,
+    .model_hash = 0x8ef64b51ee164e42ull,
     .data = {1, 32, 32, (float)-1, (float)1, 1, 0},
     .tensors = tensors,
     .n_tensors = 199,

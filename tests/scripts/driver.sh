@@ -94,6 +94,21 @@ assert 10 < j["psnr"] < 60 and 0 < j["ssim"] <= 1 and 0 < j["l1"] < 0.5
 assert 0 < j["codebook_usage"]["quantize"] <= 1 and 1 <= j["perplexity"]["quantize"] <= 32
 assert j["psnr"] > j0["psnr"] + 3 and j["ssim"] > j0["ssim"] and j["l1"] < j0["l1"]
 PYEOF
+# --grid: 8 test images above their reconstructions; 2 px white padding around and between (32x32 each):
+# 8*32 + 9*2 = 274 wide, 2*32 + 3*2 = 70 high; the top-left image is test image 0 padded 28 -> 32 with black.
+expect 0 "eval --grid"            -- "$TOY" eval --ckpt run/ckpt.safetensors --data fashion-mnist --limit 20 --batch 10 --grid grid.png --grid-images 8
+$PY - grid.png <<'PYEOF' && ok "eval --grid: 274x70, top-left is test image 0" || bad "eval --grid image"
+import gzip, sys
+import numpy as np
+from PIL import Image
+g = np.asarray(Image.open(sys.argv[1]).convert("L"))
+assert g.shape == (70, 274), g.shape
+raw = gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").read()
+x0 = np.frombuffer(raw, np.uint8, 784, 16).reshape(28, 28)
+assert (g[0:2] == 255).all() and (g[:, 0:2] == 255).all()
+assert (g[2:4, 2:34] == 0).all() and (g[4:32, 4:32] == x0).all(), "top-left is not test image 0"
+PYEOF
+expect 2 "--grid-images 0"        -- "$TOY" eval --ckpt run/ckpt.safetensors --data fashion-mnist --grid g.png --grid-images 0
 
 # --- exact resume: 20 steps == 10 + 10 (loader path and --limit path) ----------
 for lim in "--limit 256" ""; do
