@@ -4,6 +4,7 @@
  *
  * Legend: B, H, W, N = B*H*W, K codes, D channels of z, d lookup dimension. */
 #include "quantizer_internal.h"
+#include "metrics.h"
 
 #include <math.h>
 #include <string.h>
@@ -117,15 +118,12 @@ void vq_usage_reset_window(vq_codebook *cb)
 
 void vq_usage_stats(int *n_used, double *perplexity, const int64_t *counts, int K)
 {
-    double total = 0.0;
-    int used = 0;
-    for (int k = 0; k < K; k++) { total += (double)counts[k]; used += counts[k] > 0; }
-    double h = 0.0;
-    if (total > 0.0)
-        for (int k = 0; k < K; k++)
-            if (counts[k] > 0) { double p = (double)counts[k] / total; h -= p * log(p); }
-    if (n_used) *n_used = used;
-    if (perplexity) *perplexity = exp(h);
+    /* One definition of usage and perplexity for the whole runtime (metrics.c);
+     * here an empty window reads as perplexity 1 (one "code", no information). */
+    vq_codebook_stats s;
+    vq_codebook_stats_compute(&s, counts, K);
+    if (n_used) *n_used = s.used;
+    if (perplexity) *perplexity = s.total > 0 ? s.perplexity : 1.0;
 }
 
 int vq_restart_dead_codes(vq_codebook *cb, int *n_restarted, const float *z,
