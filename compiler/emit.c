@@ -641,8 +641,9 @@ static void emit_desc(emit_ctx *e, const codegen_opts *o)
             if (!g->units[i].absorbed && cg_node(g, i)->op == IR_OP_QUANTIZE && cg_node(g, i)->codebook == c)
                 idx_t = cg_node(g, i)->out[1];
         const ir_shape *s = idx_t >= 0 ? &m->tensors[idx_t].shape : NULL;
-        cw_line(w, "{\"%s\", %lld, %lld, %lld, %lld, %d, NULL},", cb->name, (long long)cb->entries, (long long)cb->dim,
-                (long long)(s ? s->d[1] : 0), (long long)(s ? s->d[2] : 0), cb->param[0]);
+        cw_line(w, "{\"%s\", %lld, %lld, %lld, %lld, %d, NULL, %d},", cb->name, (long long)cb->entries, (long long)cb->dim,
+                (long long)(s ? s->d[1] : 0), (long long)(s ? s->d[2] : 0), cb->param[0],
+                strcmp(cb->naming, "rosinality") == 0);
     }
     if (!m->n_codebooks) cw_line(w, "{0}");
     cw_close(w, ";");
@@ -720,8 +721,10 @@ static void emit_desc(emit_ctx *e, const codegen_opts *o)
     cw_line(w, ".vqc_version = \"%s\",", VQC_VERSION);
     cw_line(w, ".source = \"%s\",", o->source_path);
     cw_line(w, ".model_hash = 0x%016llxull,", (unsigned long long)h);
-    cw_line(w, ".data = {%lld, %lld, %lld, (float)%.9g, (float)%.9g, %d, 0},", (long long)m->image.d[1], (long long)m->image.d[2],
-            (long long)m->image.d[3], lo, hi, pad);
+    /* images of another size: padded (pad_to, Fashion-MNIST), else the shorter side resized to the
+     * input size and center-cropped (what rosinality's and taming's loaders do) */
+    cw_line(w, ".data = {%lld, %lld, %lld, (float)%.9g, (float)%.9g, %d, %lld},", (long long)m->image.d[1], (long long)m->image.d[2],
+            (long long)m->image.d[3], lo, hi, pad, pad ? 0LL : (long long)m->image.d[2]);
     cw_line(w, ".tensors = tensors,");
     cw_line(w, ".n_tensors = %d,", m->n_params);
     cw_line(w, ".n_params = N_PARAMS,");

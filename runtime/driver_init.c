@@ -84,9 +84,10 @@ int vq_model_desc_check(const vq_model_desc *d)
             cb->embed_tensor < 0 || cb->embed_tensor >= d->n_tensors)
             return vq_fail(VQ_ERR_ARG, "model %s: codebook %d is incomplete", nm, c);
         const vq_tensor_desc *e = &d->tensors[cb->embed_tensor];
-        if (e->ndim != 2 || e->shape[0] != cb->K || e->shape[1] != cb->D)
-            return vq_fail(VQ_ERR_ARG, "model %s: codebook %s: embedding %s is not (%d, %d)", nm, cb->name,
-                           e->name, cb->K, cb->D);
+        int rows = cb->embed_dk ? cb->D : cb->K, cols = cb->embed_dk ? cb->K : cb->D;
+        if (e->ndim != 2 || e->shape[0] != rows || e->shape[1] != cols)
+            return vq_fail(VQ_ERR_ARG, "model %s: codebook %s: embedding %s is not (%d, %d) (%s layout)", nm,
+                           cb->name, e->name, rows, cols, cb->embed_dk ? "D, K" : "K, D");
     }
     if (d->n_optimizers < 1 || d->n_optimizers > VQ_DESC_MAX_OPTIMIZERS)
         return vq_fail(VQ_ERR_ARG, "model %s: needs 1 to %d optimizers, has %d", nm, VQ_DESC_MAX_OPTIMIZERS,

@@ -31,7 +31,7 @@
 
 /* Bumped when this header changes incompatibly; the driver rejects a model
  * compiled against another version. */
-#define VQ_MODEL_ABI 1
+#define VQ_MODEL_ABI 2
 #define VQ_DESC_MAX_DIMS 8
 #define VQ_DESC_MAX_CODEBOOKS 8
 #define VQ_DESC_MAX_OPTIMIZERS 4
@@ -91,8 +91,10 @@ typedef struct vq_codebook_desc {
     const char *name;              /* reference prefix, "quantize": CODES files name it */
     int K, D;                      /* codes, code dimension */
     int grid_h, grid_w;            /* gh, gw: code map of one image at (H, W) */
-    int embed_tensor;              /* index in tensors[] of its (K, D) embedding */
+    int embed_tensor;              /* index in tensors[] of its embedding */
     const struct vq_codebook_opts *opts; /* quantizer.h options, for tools; may be NULL */
+    int embed_dk;                  /* 0: embedding is (K, D) (taming's nn.Embedding);
+                                    * 1: (D, K) (rosinality's `embed` buffer) */
 } vq_codebook_desc;
 
 typedef struct vq_slab_range { size_t offset, count; } vq_slab_range; /* = optim.h's vq_range */

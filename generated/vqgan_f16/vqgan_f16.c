@@ -572,7 +572,7 @@ static const vq_tensor_desc tensors[365] = {
 };
 
 static const vq_codebook_desc codebooks[1] = {
-    {"quantize", 1024, 256, 16, 16, 0, NULL},
+    {"quantize", 1024, 256, 16, 16, 0, NULL, 0},
 };
 
 struct vq_model {
@@ -5973,7 +5973,7 @@ static const vq_model_desc desc = {
     .vqc_version = "0.1.0",
     .source = "models/vqgan_f16.vq",
     .model_hash = 0x91633328918dfcf6ull,
-    .data = {3, 256, 256, (float)-1, (float)1, 0, 0},
+    .data = {3, 256, 256, (float)-1, (float)1, 0, 256},
     .tensors = tensors,
     .n_tensors = 365,
     .n_params = N_PARAMS,

@@ -326,7 +326,7 @@ static const vq_tensor_desc tensors[199] = {
 };
 
 static const vq_codebook_desc codebooks[1] = {
-    {"quantize", 512, 64, 8, 8, 0, NULL},
+    {"quantize", 512, 64, 8, 8, 0, NULL, 0},
 };
 
 struct vq_model {

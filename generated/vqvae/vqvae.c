@@ -79,7 +79,7 @@ static const vq_tensor_desc tensors[29] = {
 };
 
 static const vq_codebook_desc codebooks[1] = {
-    {"quantize", 512, 64, 8, 8, 0, NULL},
+    {"quantize", 512, 64, 8, 8, 0, NULL, 0},
 };
 
 struct vq_model {
@@ -1124,7 +1124,7 @@ static const vq_model_desc desc = {
     .vqc_version = "0.1.0",
     .source = "models/vqvae.vq",
     .model_hash = 0x4d64c7f7519b80b5ull,
-    .data = {3, 32, 32, (float)-1, (float)1, 0, 0},
+    .data = {3, 32, 32, (float)-1, (float)1, 0, 32},
     .tensors = tensors,
     .n_tensors = 29,
     .n_params = N_PARAMS,

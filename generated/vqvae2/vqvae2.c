@@ -129,8 +129,8 @@ static const vq_tensor_desc tensors[64] = {
 };
 
 static const vq_codebook_desc codebooks[2] = {
-    {"quantize_t", 512, 64, 32, 32, 0, NULL},
-    {"quantize_b", 512, 64, 64, 64, 3, NULL},
+    {"quantize_t", 512, 64, 32, 32, 0, NULL, 1},
+    {"quantize_b", 512, 64, 64, 64, 3, NULL, 1},
 };
 
 struct vq_model {
@@ -2011,7 +2011,7 @@ static const vq_model_desc desc = {
     .vqc_version = "0.1.0",
     .source = "models/vqvae2.vq",
     .model_hash = 0xe5b6ee15cffa0998ull,
-    .data = {3, 256, 256, (float)-1, (float)1, 0, 0},
+    .data = {3, 256, 256, (float)-1, (float)1, 0, 256},
     .tensors = tensors,
     .n_tensors = 64,
     .n_params = N_PARAMS,

@@ -362,7 +362,7 @@ static void toy_profile(vq_model *m, int enable)
 }
 static const double *toy_op_seconds(vq_model *m) { return &m->op_sec[0][0]; }
 
-static const vq_codebook_desc codebooks[] = {{"quantize", K, D, H1, W1, 4, NULL}};
+static const vq_codebook_desc codebooks[] = {{"quantize", K, D, H1, W1, 4, NULL, 0}};
 static const vq_slab_range ae_ranges[] = {{0, N_PARAMS}};
 static const vq_optim_desc optimizers[] = {
     {"ae", "adam", 2e-3, 0, 0.5, 0.9, 1e-8, 0.0, 0.0, 0.0, "constant", 0, 0.0, ae_ranges, 1},

@@ -48,7 +48,7 @@ static int s_after(vq_model *m, int64_t s, vq_rng *r) { (void)m; (void)s; (void)
 static size_t s_arena(int b) { return (size_t)b; }
 
 static const char *const loss_names[] = {"total", "rec"};
-static const vq_codebook_desc codebooks[] = {{"quantize", 64, 8, 4, 4, 4, NULL}};
+static const vq_codebook_desc codebooks[] = {{"quantize", 64, 8, 4, 4, 4, NULL, 0}};
 static const vq_slab_range ranges[] = {{0, NP}};
 static const vq_optim_desc optimizers[] = {{"ae", "adam", 1e-3, 0, 0.9, 0.999, 1e-8, 0, 0, 0, "constant", 0, 0, ranges, 1}};
 
