@@ -42,6 +42,8 @@ typedef struct pv {
     int first, last;           /* steps of the schedule that touch it (liveness) */
     int pinned;                /* read after the schedule (recon, indices, EMA input): lives to the end */
     int64_t offset;            /* memplan: per-image floats (x MB at run time), or floats into the fixed part */
+    int segment;               /* 0: autoencoder; 1: discriminator (its own region: it runs between the
+                                * autoencoder's forward and backward, whose kept values must survive) */
 } pv;
 
 typedef enum unit_fusion { FU_NONE, FU_GN_SWISH, FU_CHAIN, FU_IDENTITY } unit_fusion;
@@ -67,7 +69,9 @@ typedef struct unit {
     int absorbed;              /* 1 for IR nodes that are part of another unit (index by node) */
 } unit;
 
-typedef enum step_kind { ST_FWD, ST_LOSS_FWD, ST_LOSS_BWD, ST_BWD } step_kind;
+/* ST_DISC_LOSS: the discriminator's loss on its logits (reads them, writes their gradient);
+ * the discriminator's ST_FWD / ST_BWD steps follow the autoencoder's, from disc_step0 on. */
+typedef enum step_kind { ST_FWD, ST_LOSS_FWD, ST_LOSS_BWD, ST_BWD, ST_DISC_LOSS } step_kind;
 
 typedef struct step {
     step_kind kind;
@@ -81,7 +85,7 @@ typedef struct cg {
     diag_sink *d;
     const char *model_file;    /* basename of the .vq, for block comments */
 
-    /* the graphs that train: encoder then decoder nodes (discriminator: later, GAN issue) */
+    /* the graphs that train: encoder then decoder nodes, then the discriminator's */
     int n_units;
     unit *units;               /* one per IR node; absorbed ones have absorbed = 1 */
     int *tval;                 /* (n_tensors) value of each tensor, or -1 (fused away / not computed) */
@@ -98,6 +102,14 @@ typedef struct cg {
     int n_terms;               /* loss terms after "total": "rec", "q_loss"[.name] per codebook */
     char term_names[16][64];
     int recon_t;               /* decoder output tensor */
+
+    /* the adversarial part (taming's VQLPIPSWithDiscriminator), when the model has a discriminator */
+    int has_disc;
+    int disc_in_t, disc_out_t; /* the discriminator's input image and logits tensors */
+    int disc_in_val;           /* its input value (x or x_hat is copied in) */
+    int disc_step0;            /* first step of the discriminator's part of the schedule */
+    int adapt_node;            /* the conv2d producing x_hat whose weight is adaptive_weight_layer, or -1 */
+    int adapt_param;           /* that weight's param id, or -1 */
     int n_fused_gn_swish, n_fused_epilogue, n_fused_chain, n_identity; /* for --dump=plan */
 
     int64_t *param_off;        /* (n_params) floats into the params slab (trainable) or the buffers slab */
@@ -122,6 +134,7 @@ typedef struct codegen_opts {
     const char *command_line;  /* as typed, for the provenance comment */
     const char *source_path;   /* the .vq as given */
     const char *vqc_path;      /* argv[0] resolved; the runtime is found next to it */
+    unsigned long long max_memory; /* bytes the plan may need to train (passes/memlimit.h); 0: no limit */
 } codegen_opts;
 
 /* vqc MODEL.vq -o DIR: writes DIR/<model>.h, <model>.c, main.c, Makefile. */

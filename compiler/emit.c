@@ -19,6 +19,8 @@
 #include "autodiff.h"
 #include "codegen.h"
 #include "emit_ops.h"
+#include "emit_internal.h"
+#include "emit_profile.h"
 
 #ifndef VQC_VERSION
 #define VQC_VERSION "unknown"
@@ -30,7 +32,7 @@ static const char *basename_of(const char *p)
     return s ? s + 1 : p;
 }
 
-static void block_comment(emit_ctx *e, const unit *u, const char *pass)
+void block_comment(emit_ctx *e, const unit *u, const char *pass)
 {
     const ir_node *n = cg_node(e->g, u->node);
     char fused[256] = "";
@@ -64,7 +66,7 @@ static void epilogue_fwd(emit_ctx *e, const unit *u)
 }
 
 /* Before the op's backward: dy *= act'(y) in place, then d residual += dy. */
-static void epilogue_bwd(emit_ctx *e, const unit *u)
+void epilogue_bwd(emit_ctx *e, const unit *u)
 {
     int dres = u->res_tensor >= 0 && e->g->gval[u->res_tensor] >= 0;
     if (u->act_node < 0 && !dres) return;
@@ -82,7 +84,7 @@ static void epilogue_bwd(emit_ctx *e, const unit *u)
     cw_close(e->w, "");
 }
 
-static void zero_grad_once(emit_ctx *e, char *zeroed, int t)
+void zero_grad_once(emit_ctx *e, char *zeroed, int t)
 {
     int v = t >= 0 ? e->g->gval[t] : -1;
     if (v < 0 || zeroed[v]) return;
@@ -97,7 +99,7 @@ static const char *unit_sym(emit_ctx *e, const unit *u, const char **syms)
     return syms[u->node];
 }
 
-static void emit_forward_graph(emit_ctx *e, ir_graph_kind gk, const char **syms, const char *fname)
+void emit_forward_graph(emit_ctx *e, ir_graph_kind gk, const char **syms, const char *fname)
 {
     const cg *g = e->g;
     cw_open(e->w, "static int %s(vq_model *m, int B, vq_mode mode, vq_rng *rng)", fname);
@@ -114,10 +116,12 @@ static void emit_forward_graph(emit_ctx *e, ir_graph_kind gk, const char **syms,
         if (cg_node(g, u->node)->graph != gk) continue;
         cw_blank(e->w);
         block_comment(e, u, "forward");
+        prof_emit_start(e);
         cw_begin(e->w);
         cg_emitter(cg_node(g, u->node)->op)->fwd(e, u, unit_sym(e, u, syms));
         cw_close(e->w, "");
         epilogue_fwd(e, u);
+        prof_emit_unit(e, u, PROF_FWD);
     }
     cw_line(e->w, "return 0;");
     cw_close(e->w, "");
@@ -125,6 +129,34 @@ static void emit_forward_graph(emit_ctx *e, ir_graph_kind gk, const char **syms,
 }
 
 static const char *rec_kind(const cg *g) { return ir_get_string(&g->m->loss, "reconstruction", "l1"); }
+
+/* The ST_BWD steps of the autoencoder (disc 0) or of the discriminator (disc 1),
+ * in schedule order; zeroed marks gradient values already cleared. */
+void emit_backward_units(emit_ctx *e, const char **syms, int disc, char *zeroed)
+{
+    const cg *g = e->g;
+    for (int s = 0; s < g->n_steps; s++) {
+        const step *st = &g->steps[s];
+        if (st->kind != ST_BWD) continue;
+        const unit *u = &g->units[st->unit];
+        const ir_node *n = cg_node(g, u->node);
+        if ((n->graph == IR_DISCRIMINATOR) != disc) continue;
+        cw_blank(e->w);
+        block_comment(e, u, "backward");
+        prof_emit_start(e);
+        cw_begin(e->w);
+        zero_grad_once(e, zeroed, u->out);   /* an output nothing consumed: zero gradient */
+        for (int k = 0; k < n->n_in; k++) zero_grad_once(e, zeroed, n->in[k]);
+        if (u->res_tensor >= 0) zero_grad_once(e, zeroed, u->res_tensor);
+        cw_close(e->w, "");
+        epilogue_bwd(e, u);
+        prof_emit_unit(e, u, PROF_BWD);   /* zeroing + epilogue apart from a conv's weight-grad row */
+        cw_begin(e->w);
+        cg_emitter(n->op)->bwd(e, u, unit_sym(e, u, syms));
+        cw_close(e->w, "");
+        prof_emit_unit(e, u, PROF_BWD);
+    }
+}
 
 static void emit_backward(emit_ctx *e, const char **syms)
 {
@@ -145,27 +177,17 @@ static void emit_backward(emit_ctx *e, const char **syms)
             cw_blank(e->w);
             cw_line(e->w, "/* loss (backward): d x_hat = %g * d %s(x_hat, x) */", ir_get_float(&g->m->loss, "reconstruction_weight", 1.0),
                     rec_kind(g));
+            prof_emit_start(e);
             cw_begin(e->w);
             zero_grad_once(e, zeroed, g->recon_t);
             cw_line(e->w, "vq_%s_loss_backward(%s, %s, %s, %s, (float)REC_WEIGHT);", rec_kind(g), e_grad(e, g->recon_t),
                     e_act(e, g->recon_t), e_val(e, g->x_val), e_numel(e, g->recon_t));
+            emit_gan_loss_backward(e);
             cw_close(e->w, "");
-            continue;
+            prof_emit_loss(e, PROF_BWD);
+            emit_backward_units(e, syms, 0, zeroed);
+            break;
         }
-        if (st->kind != ST_BWD) continue;
-        const unit *u = &g->units[st->unit];
-        const ir_node *n = cg_node(g, u->node);
-        cw_blank(e->w);
-        block_comment(e, u, "backward");
-        cw_begin(e->w);
-        zero_grad_once(e, zeroed, u->out);   /* an output nothing consumed: zero gradient */
-        for (int k = 0; k < n->n_in; k++) zero_grad_once(e, zeroed, n->in[k]);
-        if (u->res_tensor >= 0) zero_grad_once(e, zeroed, u->res_tensor);
-        cw_close(e->w, "");
-        epilogue_bwd(e, u);
-        cw_begin(e->w);
-        cg_emitter(n->op)->bwd(e, u, unit_sym(e, u, syms));
-        cw_close(e->w, "");
     }
     cw_line(e->w, "m->trained = 0;  /* backward reused forward buffers: the next backward needs a new forward */");
     cw_line(e->w, "return 0;");
@@ -321,6 +343,7 @@ static void emit_struct(emit_ctx *e)
 {
     cwriter *w = e->w;
     int ncb = n_codebooks(e->g);
+    prof_emit_table(e);
     cw_open(w, "struct vq_model");
     cw_line(w, "int max_b;                 /* MB: the arena holds this many images */");
     cw_line(w, "int B;                     /* batch of the last forward */");
@@ -334,8 +357,11 @@ static void emit_struct(emit_ctx *e)
     cw_line(w, "float *cb_dtmp[%d];         /* (K, D) gradient in the codebook's layout, rosinality naming */", ncb ? ncb : 1);
     cw_line(w, "char state_names[%d][8][96];", ncb ? ncb : 1);
     cw_line(w, "int64_t state_shapes[%d][8][2];", ncb ? ncb : 1);
+    emit_gan_members(e);
+    prof_emit_members(e);
     cw_close(w, ";");
     cw_blank(w);
+    prof_emit_functions(e);
 }
 
 static void emit_lifecycle(emit_ctx *e)
@@ -368,6 +394,7 @@ static void emit_lifecycle(emit_ctx *e)
     cw_line(w, "vq_free(m->grads);");
     cw_line(w, "vq_free(m->buffers);");
     cw_line(w, "vq_free(m->act);");
+    emit_gan_destroy(e);
     cw_line(w, "free(m);");
     cw_close(w, "");
     cw_blank(w);
@@ -398,6 +425,12 @@ static void emit_lifecycle(emit_ctx *e)
     cw_line(w, "model_destroy(m);");
     cw_line(w, "return rc;");
     cw_close(w, "");
+    cw_close(w, "");
+    cw_line(w, "rc = 0;");
+    emit_gan_create(e);
+    cw_open(w, "if (rc)");
+    cw_line(w, "model_destroy(m);");
+    cw_line(w, "return vq_fail(VQ_ERR_NOMEM, \"%s: out of memory for batch %%d\", max_b);", g->m->name);
     cw_close(w, "");
     cw_line(w, "*out = m;");
     cw_line(w, "return 0;");
@@ -492,17 +525,22 @@ static void emit_entry_points(emit_ctx *e)
     cw_line(w, "if (mode == VQ_MODE_TRAIN && !rng) return vq_fail(VQ_ERR_ARG, \"%s: TRAIN forward needs an rng\");", m->name);
     cw_line(w, "m->B = B;");
     cw_line(w, "m->trained = 0;");
+    prof_emit_start(e);
     cw_line(w, "for (int c = 0; c < N_CODEBOOKS; c++) cb_pull(m, c);");
     cw_line(w, "memcpy(XIN(m), x, sizeof(float) * (size_t)B * %lld);", (long long)img);
+    prof_emit_input(e);
     cw_line(w, "int rc = run_encoder(m, B, mode, rng);");
     cw_line(w, "if (!rc) rc = run_decoder(m, B, mode, rng);");
     cw_line(w, "if (rc) return rc;");
+    prof_emit_start(e);
     cw_line(w, "/* loss: total = %g * %s(x_hat, x) + %g * sum of the quantizers' losses */",
             ir_get_float(&m->loss, "reconstruction_weight", 1.0), rec_kind(g), ir_get_float(&m->loss, "codebook_weight", 1.0));
     cw_line(w, "vq_%s_loss_forward(&m->loss[1], RECON(m), XIN(m), (size_t)B * %lld);", rec_kind(g), (long long)img);
     cw_line(w, "double q = 0.0;");
     cw_line(w, "for (int c = 0; c < N_CODEBOOKS; c++) q += m->loss[LOSS_Q + c];");
     cw_line(w, "m->loss[0] = (float)(REC_WEIGHT * m->loss[1] + CODEBOOK_WEIGHT * q);");
+    emit_gan_forward_losses(e);
+    prof_emit_loss(e, PROF_FWD);
     cw_line(w, "m->trained = mode == VQ_MODE_TRAIN;");
     cw_line(w, "return 0;");
     cw_close(w, "");
@@ -737,10 +775,11 @@ static void emit_desc(emit_ctx *e, const codegen_opts *o)
         cw_raw(w, "},\n");
     }
     cw_line(w, ".n_optimizers = %d,", m->n_optimizers);
-    cw_line(w, ".losses = {\"%s\", REC_WEIGHT, CODEBOOK_WEIGHT, %.17g, %lld, %.17g, %.17g, \"%s\"},", rec_kind(g),
-            ir_get_float(&m->loss, "perceptual_weight", 0.0), (long long)ir_get_int(&m->loss, "disc_start", 0),
+    cw_line(w, ".losses = {\"%s\", REC_WEIGHT, CODEBOOK_WEIGHT, %.17g, %lld, %.17g, %.17g, \"%s\", %lld, \"%s\"},",
+            rec_kind(g), ir_get_float(&m->loss, "perceptual_weight", 0.0), (long long)ir_get_int(&m->loss, "disc_start", 0),
             ir_get_float(&m->loss, "disc_weight", 1.0), ir_get_float(&m->loss, "disc_factor", 1.0),
-            ir_get_string(&m->loss, "disc_loss", "hinge"));
+            ir_get_string(&m->loss, "disc_loss", "hinge"), (long long)ir_get_int(&m->loss, "disc_warmup", 0),
+            g->has_disc ? m->params[g->adapt_param].name : "");
     cw_line(w, ".train = {%lld, %lld, %lluull, %lld, %lld},", (long long)ir_get_int(&m->train, "batch", 32),
             (long long)ir_get_int(&m->train, "steps", 1000), (unsigned long long)ir_get_int(&m->train, "seed", 0),
             (long long)ir_get_int(&m->train, "eval_every", 0), (long long)ir_get_int(&m->train, "ckpt_every", 0));
@@ -749,9 +788,11 @@ static void emit_desc(emit_ctx *e, const codegen_opts *o)
     cw_line(w, ".flops_forward = %.17g,", flops);
     cw_line(w, ".flops_train = %.17g,  /* forward + backward (about 2x forward) */", 3.0 * flops);
     cw_line(w, ".arena_bytes = model_arena_bytes,");
+    prof_emit_desc_fields(w);
     const char *fns[] = {"create", "destroy", "params", "grads", "buffers", "state", "reset_state", "zero_grads",
                          "forward", "backward", "loss_values", "recon", "indices", "encode", "decode", "after_step"};
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) cw_line(w, ".%s = model_%s,", fns[i], fns[i]);
+    emit_gan_desc(e);
     cw_close(w, ";");
     cw_blank(w);
     cw_line(w, "const vq_model_desc *%s_desc(void) { return &desc; }", m->name);
@@ -927,6 +968,10 @@ int cg_generate(const ir_model *m, const codegen_opts *o, diag_sink *d)
     static const src_loc none = {0};
     cg g;
     if (cg_build(&g, m, d)) { cg_free(&g); return 1; }
+    {   /* refuse a plan over --max-memory before anything is written (passes/memlimit.c) */
+        int pass_memlimit(const cg *g, uint64_t limit);
+        if (pass_memlimit(&g, (uint64_t)o->max_memory)) { cg_free(&g); return 1; }
+    }
     if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST) {
         diag_error(d, none, "cannot create output directory %s: %s", o->out_dir, strerror(errno));
         cg_free(&g);
@@ -974,6 +1019,7 @@ int cg_generate(const ir_model *m, const codegen_opts *o, diag_sink *d)
     emit_lifecycle(&e);
     emit_forward_graph(&e, IR_ENCODER, syms, "run_encoder");
     emit_forward_graph(&e, IR_DECODER, syms, "run_decoder");
+    emit_gan_functions(&e, syms);
     emit_backward(&e, syms);
     /* codebooks[] is used by encode: declare the desc tables before the entry points */
     cwriter tables;
@@ -1000,7 +1046,9 @@ int cg_generate(const ir_model *m, const codegen_opts *o, diag_sink *d)
     cw_line(&file, "#include <string.h>");
     cw_blank(&file);
     cw_line(&file, "#include \"kernels.h\"");
+    cw_line(&file, "#include \"lpips.h\"");
     cw_line(&file, "#include \"model_desc.h\"");
+    cw_line(&file, "#include \"timing.h\"   /* vq_time_now: the per-op profiler's clock */");
     cw_line(&file, "#include \"quantizer.h\"");
     cw_line(&file, "#include \"%s.h\"", m->name);
     cw_blank(&file);
@@ -1011,7 +1059,7 @@ int cg_generate(const ir_model *m, const codegen_opts *o, diag_sink *d)
     cw_line(&file, "#define ARENA_FIXED ((size_t)%lld)", (long long)g.arena_fixed);
     cw_line(&file, "#define N_CODEBOOKS %d", m->n_codebooks);
     cw_line(&file, "#define N_LOSSES %d", 1 + g.n_terms);
-    cw_line(&file, "#define LOSS_Q 2   /* loss[LOSS_Q + c]: codebook c's loss */");
+    emit_loss_index_macros(&file, &g);
     cw_line(&file, "#define REC_WEIGHT %.17g", ir_get_float(&m->loss, "reconstruction_weight", 1.0));
     cw_line(&file, "#define CODEBOOK_WEIGHT %.17g", ir_get_float(&m->loss, "codebook_weight", 1.0));
     cw_blank(&file);

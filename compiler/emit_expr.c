@@ -46,7 +46,7 @@ const char *e_param(emit_ctx *e, int p)
 
 const char *e_dparam(emit_ctx *e, int p)
 {
-    if (p < 0 || e->g->m->params[p].role != IR_TRAINABLE) return "NULL";
+    if (p < 0 || e->g->m->params[p].role != IR_TRAINABLE || e->no_param_grads) return "NULL";
     return e_fmt(e, "(G + %lld)", (long long)e->g->param_off[p]);
 }
 

@@ -20,6 +20,8 @@ typedef struct emit_ctx {
     cwriter *setup;            /* inside plan_scratch(max_b, &scratch): checks, scratch = max(...) */
     char ring[32][160];        /* expression strings (e_* helpers) */
     int ring_i;
+    int no_param_grads;        /* 1 while emitting a backward that only propagates to the input
+                                * (the generator's pass through the discriminator): no dW, no dbias */
 } emit_ctx;
 
 typedef struct cg_op_emit {

@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "parse.h"
 #include "codegen.h"
+#include "passes/memlimit.h"
 #include "sema.h"
 
 #ifndef VQC_VERSION
@@ -35,6 +36,7 @@ typedef struct cli {
     int n_includes;
     char *cmdline;              /* argv joined, for the generated files' provenance */
     const char *argv0;
+    const char *max_memory;     /* --max-memory SIZE as given, or NULL (the machine's RAM) */
 } cli;
 
 static const char usage_text[] =
@@ -52,13 +54,15 @@ static const char usage_text[] =
     "  --summary          parameters per module, shapes per stage, forward FLOPs\n"
     "  --dot              the model graph in Graphviz format\n"
     "  -o DIR             write the generated C into DIR (DIR/<model>.c, .h, main.c, Makefile)\n"
+    "  --max-memory SIZE  refuse (-o) a model that needs more memory to train at its batch\n"
+    "                     (bytes, or 512M, 16G; 0: no limit; default: the machine's RAM)\n"
     "  --help             this text\n"
     "  --version          print the version\n"
     "\n"
     "Exit status: 0 ok, 1 errors in the model, 2 bad command line.\n";
 
 static const char *const option_names[] = {"--check", "--dump", "--summary", "--dot", "--help", "--version",
-                                           "-D", "-I", "-o", NULL};
+                                           "--max-memory", "-D", "-I", "-o", NULL};
 static const char *const dump_names[] = {"ast", "graph", "params", "plan", NULL};
 
 static const src_loc no_loc = {0};
@@ -175,6 +179,13 @@ static int parse_args(cli *c, diag_sink *d, int argc, char **argv)
             if ((rc = set_dump(c, d, arg + 7))) return rc;
         } else if (strcmp(arg, "--dump") == 0) {
             return usage_error(d, "--dump needs a value: --dump=ast, graph, params or plan%s", "", NULL);
+        } else if (strcmp(arg, "--max-memory") == 0 || strncmp(arg, "--max-memory=", 13) == 0) {
+            const char *v = arg[12] == '=' ? arg + 13 : (i + 1 < argc ? argv[++i] : NULL);
+            uint64_t bytes;
+            if (!v) return usage_error(d, "option --max-memory needs a size (bytes, or 512M, 16G; 0: no limit)%s", "", NULL);
+            if (cg_parse_size(v, &bytes))
+                return usage_error(d, "--max-memory %s: expected a size such as 4096, 512M or 16G (0: no limit)", v, NULL);
+            c->max_memory = v;
         } else if (strncmp(arg, "-D", 2) == 0) {
             const char *v = option_value(argc, argv, &i, 2, d, &rc);
             if (!v || (rc = add_define(c, d, v))) return rc ? rc : EXIT_USAGE;
@@ -192,6 +203,26 @@ static int parse_args(cli *c, diag_sink *d, int argc, char **argv)
     if (!c->model)
         return usage_error(d, "no model file given (usage: vqc [options] MODEL.vq [-o DIR]; see vqc --help)%s", "", NULL);
     return 0;
+}
+
+/* --summary's memory lines: the plan is built with its diagnostics discarded,
+ * since a model the generator cannot handle yet still has a summary. */
+static void print_memory(const ir_model *m)
+{
+    FILE *null = fopen("/dev/null", "w");
+    if (!null) return;
+    diag_sink quiet;
+    diag_init(&quiet, null);
+    cg g;
+    if (cg_build(&g, m, &quiet) == 0 && !quiet.errors) {
+        cg_memory mem;
+        cg_memory_plan(&mem, &g);
+        cg_memory_print(stdout, &mem);
+    } else {
+        printf("\nmemory to train: no plan (the code generator does not handle this model yet)\n");
+    }
+    cg_free(&g);
+    fclose(null);
 }
 
 static int run(cli *c, diag_sink *d, ast_arena *a)
@@ -213,7 +244,10 @@ static int run(cli *c, diag_sink *d, ast_arena *a)
     if (!m || d->errors) return EXIT_MODEL;
     if (c->dump_graph) ir_dump(stdout, m);
     if (c->dump_params) ir_dump_params(stdout, m);
-    if (c->summary) ir_summary(stdout, m);
+    if (c->summary) {
+        ir_summary(stdout, m);
+        print_memory(m);
+    }
     if (c->dot) ir_dot(stdout, m);
     fflush(stdout);
     if (c->dump_plan) {
@@ -231,7 +265,9 @@ static int run(cli *c, diag_sink *d, ast_arena *a)
             diag_error(d, no_loc, "code generation needs an output directory: vqc %s -o DIR", c->model);
             return EXIT_USAGE;
         }
-        codegen_opts o = {c->out_dir, c->cmdline, c->model, c->argv0};
+        uint64_t limit = cg_physical_memory();
+        if (c->max_memory) cg_parse_size(c->max_memory, &limit);   /* checked by parse_args */
+        codegen_opts o = {c->out_dir, c->cmdline, c->model, c->argv0, limit};
         if (cg_generate(m, &o, d)) return EXIT_MODEL;
     }
     return 0;

@@ -116,7 +116,6 @@ int cg_build(cg *g, const ir_model *m, diag_sink *d)
 
     for (int i = 0; i < m->n_nodes; i++) {
         const ir_node *n = &m->nodes[i];
-        if (n->graph == IR_DISCRIMINATOR) continue;
         if (!cg_emitter(n->op)->fwd) {
             diag_error(d, n->loc, "the code generator does not handle op '%s' yet", ir_op_name(n->op));
             return 1;
@@ -149,6 +148,7 @@ static const char *step_name(step_kind k)
     case ST_LOSS_FWD: return "loss";
     case ST_LOSS_BWD: return "loss (backward)";
     case ST_BWD: return "backward";
+    case ST_DISC_LOSS: return "disc loss";
     }
     return "?";
 }
@@ -189,6 +189,9 @@ void cg_dump_plan(FILE *out, const cg *g)
             const unit *u = &g->units[st->unit];
             unit_label(g, u, lab, sizeof lab);
             if (u->res_node >= 0 || u->act_node >= 0) strncat(lab, " [epilogue]", sizeof lab - strlen(lab) - 1);
+        } else if (st->kind == ST_DISC_LOSS) {
+            snprintf(lab, sizeof lab, "%s on the logits (the discriminator's part runs from step %d on)",
+                     ir_get_string(&m->loss, "disc_loss", "hinge"), g->disc_step0);
         } else {
             snprintf(lab, sizeof lab, "%s", ir_get_string(&m->loss, "reconstruction", "l1"));
         }
@@ -197,11 +200,11 @@ void cg_dump_plan(FILE *out, const cg *g)
     fprintf(out, "\nkeep: forward values read by backward\n");
     int kept = 0, dropped = 0;
     int last_fwd = -1;
-    for (int s = 0; s < g->n_steps; s++)
+    for (int s = 0; s < (g->has_disc ? g->disc_step0 : g->n_steps); s++)
         if (g->steps[s].kind == ST_FWD) last_fwd = s;
     for (int v = 0; v < g->n_vals; v++) {
         const pv *p = &g->vals[v];
-        if (p->kind == PV_GRAD || p->first < 0) continue;
+        if (p->kind == PV_GRAD || p->first < 0 || p->segment) continue;
         if (p->last > last_fwd + 1 || p->pinned) {
             kept++;
             fprintf(out, "  %-40s %s%s\n", p->name, kind_name(p->kind), p->pinned ? " (pinned: read after the step)" : "");

@@ -17,7 +17,7 @@
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_DIR     := $(BUILD)/fuzz
-FUZZ_RT_TARGETS := safetensors json idx png
+FUZZ_RT_TARGETS := safetensors json idx png codes
 FUZZ_FE_TARGETS := vq
 FUZZ_TARGETS ?= $(FUZZ_RT_TARGETS) $(FUZZ_FE_TARGETS)
 
@@ -28,7 +28,7 @@ FUZZ_CFLAGS := -std=c11 -O1 -g -D_GNU_SOURCE -MMD -MP $(FUZZ_SAN) -fsanitize=fuz
                -Iruntime -Icompiler -I$(BUILD)/compiler -Itests/fuzz -Wall -Wextra
 # Only the loaders a target reaches, so that work in progress elsewhere in runtime/ cannot break this.
 FUZZ_RT_SRC := runtime/vq_common.c runtime/json.c runtime/safetensors.c runtime/safetensors_write.c \
-               runtime/checkpoint.c runtime/idx.c runtime/image.c runtime/image_png.c
+               runtime/checkpoint.c runtime/idx.c runtime/image.c runtime/image_png.c runtime/codes.c
 FUZZ_RT_OBJ := $(FUZZ_RT_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_FE_OBJ := $(FC_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FC_GEN:$(BUILD)/%.c=$(FUZZ_DIR)/obj/%.o)
 

@@ -9,3 +9,15 @@ kernels-bench: $(BUILD)/bench/kernels_bench
 	$(BUILD)/bench/kernels_bench
 
 bench: $(BUILD)/bench/kernels_bench
+
+# make kernels-model-bench: every kernel at the vqgan_fmnist (batch 32) and
+# vqgan_f16 @256 (batch 1) shapes, ms per call and per training step.
+$(BUILD)/bench/kernels_model_bench: tests/bench/kernels_model_bench.c $(BUILD)/libvqrt.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvqrt.a $(LDLIBS)
+
+.PHONY: kernels-model-bench
+kernels-model-bench: $(BUILD)/bench/kernels_model_bench
+	$(BUILD)/bench/kernels_model_bench
+
+bench: $(BUILD)/bench/kernels_model_bench

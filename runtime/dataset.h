@@ -98,6 +98,10 @@ int64_t vq_loader_tell(const vq_loader *ld);
 int vq_loader_seek(vq_loader *ld, int64_t pos);
 /* Distinct bad items skipped in the batches returned so far (skip_bad). */
 int64_t vq_loader_bad_count(const vq_loader *ld);
+/* Why the items first found bad in the last batch that had any were skipped,
+ * one message a line ("dir/x.png: corrupt PNG: ..."; as many as fit in 2 KiB);
+ * "" when none was. */
+const char *vq_loader_last_bad(const vq_loader *ld);
 /* Stops and joins the prefetch thread, frees everything. NULL is fine. */
 void vq_loader_close(vq_loader *ld);
 

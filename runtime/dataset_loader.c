@@ -21,6 +21,7 @@ typedef struct slot {
     vq_batch b;
     int64_t end_pos; /* stream position after this batch */
     int64_t new_bad; /* items first found bad while filling it */
+    char bad_msg[2048]; /* those items' error messages, one a line (as many as fit) */
     int status;      /* 0, or the error that stopped the producer */
     char msg[1024];  /* that error's message (vq_last_error is per thread) */
 } slot;
@@ -48,6 +49,7 @@ struct vq_loader {
     /* consumer state */
     int64_t pos;       /* vq_loader_tell */
     int64_t bad_total;
+    char last_bad[2048]; /* bad_msg of the last batch that had new bad items */
     int err;           /* sticky error once one was delivered */
     char err_msg[1024];
 };
@@ -117,6 +119,9 @@ static void produce(vq_loader *ld, slot *s)
             if (ld->cfg.skip_bad && rc != VQ_ERR_NOMEM) {
                 ld->bad[item] = 1;
                 s->new_bad++;
+                size_t used = s->new_bad > 1 ? strlen(s->bad_msg) : 0;
+                if (used + 2 < sizeof s->bad_msg)
+                    snprintf(s->bad_msg + used, sizeof s->bad_msg - used, "%s%s", used ? "\n" : "", vq_last_error());
                 if (++misses >= ld->n) goto all_bad;
                 continue;
             }
@@ -271,6 +276,7 @@ int vq_loader_next(vq_loader *ld, const vq_batch **batch)
         pthread_mutex_unlock(&ld->mu);
     }
     ld->bad_total += s->new_bad;
+    if (s->new_bad) memcpy(ld->last_bad, s->bad_msg, sizeof ld->last_bad);
     if (s->status) {
         ld->err = s->status;
         snprintf(ld->err_msg, sizeof ld->err_msg, "%s", s->msg);
@@ -283,6 +289,7 @@ int vq_loader_next(vq_loader *ld, const vq_batch **batch)
 
 int64_t vq_loader_tell(const vq_loader *ld) { return ld->pos; }
 int64_t vq_loader_bad_count(const vq_loader *ld) { return ld->bad_total; }
+const char *vq_loader_last_bad(const vq_loader *ld) { return ld->last_bad; }
 
 int vq_loader_seek(vq_loader *ld, int64_t pos)
 {

@@ -152,6 +152,25 @@ static int read_run_meta(const vq_st_file *f, drv_run_meta *run)
     return VQ_OK;
 }
 
+/* An int64 tensor (BatchNorm's num_batches_tracked in a PyTorch state_dict) into a
+ * float32 table entry: exact only below 2^24, so larger values are refused. */
+static int read_i64_as_f32(const vq_st_file *f, const vq_st_ref *r)
+{
+    size_t n = 1;
+    for (int k = 0; k < r->ndim; k++) n *= (size_t)r->shape[k];
+    int64_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    if (!tmp) return vq_fail(VQ_ERR_NOMEM, "%s: out of memory", f->label);
+    int rc = vq_st_read(f, r->name, VQ_DT_I64, tmp, r->shape, r->ndim);
+    for (size_t k = 0; !rc && k < n; k++) {
+        if (tmp[k] > (1 << 24) || tmp[k] < -(1 << 24))
+            rc = vq_fail(VQ_ERR_FORMAT, "%s: %s holds %lld, not exactly a float32", f->label, r->name, (long long)tmp[k]);
+        else
+            ((float *)r->data)[k] = (float)tmp[k];
+    }
+    free(tmp);
+    return rc;
+}
+
 int drv_ckpt_load(const char *path, const vq_model_desc *d, vq_model *m, vq_optim *const *opts,
                   vq_ckpt_info *info_out, drv_run_meta *run)
 {
@@ -164,13 +183,18 @@ int drv_ckpt_load(const char *path, const vq_model_desc *d, vq_model *m, vq_opti
     if ((rc = list_build(&l, d, m, opts))) { vq_st_close(&f); return rc; }
     size_t n_model = (size_t)d->n_tensors;
     rc = check_table(&f, d, &l, n_model);
-    if (!rc && info.model_hash != d->model_hash)
+    /* model_hash 0: an imported checkpoint not bound to a .vq (scripts/vqc_ckpt); the tensor
+     * table check above is then the whole guarantee */
+    if (!rc && info.model_hash != 0 && info.model_hash != d->model_hash)
         rc = vq_fail(VQ_ERR_MISMATCH, "%s: checkpoint model_hash %016llx, model %s is %016llx (built from a "
                      "different .vq source or -D values)", path, (unsigned long long)info.model_hash, d->name,
                      (unsigned long long)d->model_hash);
     for (size_t i = 0; !rc && i < l.n; i++) {
         const vq_st_ref *r = &l.refs[i];
         if (i >= n_model && !vq_st_find(&f, r->name)) {
+            /* weights only (--ckpt, --init): model state that is absent keeps its reset value
+             * (an imported checkpoint has no usage counters); resuming needs all of it */
+            if (!opts && i < n_model + (size_t)d->state(m, NULL, 0)) continue;
             rc = i < n_model + (size_t)d->state(m, NULL, 0)
                      ? vq_fail(VQ_ERR_MISMATCH, "%s: model state %s is missing from the checkpoint", path, r->name)
                      : vq_fail(VQ_ERR_MISMATCH, "%s: optimizer state %s is missing (a checkpoint written by "
@@ -178,7 +202,11 @@ int drv_ckpt_load(const char *path, const vq_model_desc *d, vq_model *m, vq_opti
             break;
         }
         vq_dtype want = r->dtype == VQ_DT_F16 || r->dtype == VQ_DT_BF16 ? VQ_DT_F32 : r->dtype;
-        rc = vq_st_read(&f, r->name, want, r->data, r->shape, r->ndim);
+        const vq_st_tensor *t = vq_st_find(&f, r->name);
+        if (i < n_model && want == VQ_DT_F32 && t && t->dtype == VQ_DT_I64)
+            rc = read_i64_as_f32(&f, r);   /* PyTorch's num_batches_tracked */
+        else
+            rc = vq_st_read(&f, r->name, want, r->data, r->shape, r->ndim);
     }
     if (!rc && run) rc = read_run_meta(&f, run);
     if (!rc && info_out) *info_out = info;

@@ -2,12 +2,21 @@
  * transform, opening a dataset by name, single PNG files in and out, and the
  * stream of training batches.
  *
+ * Bad items in training data (a corrupt, truncated or non-PNG file, an image
+ * too small for a model that neither pads nor resizes) are skipped, never
+ * fatal unless every item is bad: each skip prints a warning naming the file
+ * and the reason, and the total is printed when the stream closes. Skipped
+ * items still count in the stream position, so a resumed run skips the same
+ * ones and stays identical. Single files (reconstruct, encode) are rejected
+ * with the same messages instead.
+ *
  * Legend: B batch, C, H, W the model's input (desc->data). */
 #include "driver_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 vq_transform drv_transform(const vq_model_desc *d)
 {
@@ -80,8 +89,17 @@ struct drv_batches {
     uint64_t seed;
     int64_t n, pos, perm_epoch;
     int64_t *perm;             /* (n) */
+    uint8_t *bad;              /* (n) 1 once item failed to load */
     float *x;                  /* (B, C, H, W) */
+    int64_t bad_total;         /* bad items skipped (both paths) */
 };
+
+/* One warning line per skipped item, on its own line even under the progress bar. */
+static void warn_skip(const char *why, int64_t total)
+{
+    fprintf(stderr, "%swarning: skipping a bad training image: %s (%lld skipped so far)\n",
+            isatty(fileno(stderr)) ? "\r\033[K" : "", why, (long long)total);
+}
 
 int drv_batches_open(drv_batches **out, vq_dataset *ds, const vq_transform *tf, int batch,
                      uint64_t seed, int64_t limit)
@@ -92,13 +110,14 @@ int drv_batches_open(drv_batches **out, vq_dataset *ds, const vq_transform *tf, 
     int64_t N = vq_dataset_size(ds);
     int rc = 0;
     if (limit <= 0 || limit >= N) {
-        vq_loader_config cfg = {.batch = batch, .seed = seed, .shuffle = 1, .prefetch = 2, .skip_bad = 0, .tf = *tf};
+        vq_loader_config cfg = {.batch = batch, .seed = seed, .shuffle = 1, .prefetch = 2, .skip_bad = 1, .tf = *tf};
         rc = vq_loader_open(&b->ld, ds, &cfg);
     } else {
         b->ds = ds; b->tf = *tf; b->B = batch; b->seed = seed; b->n = limit; b->perm_epoch = -1;
         b->perm = vq_alloc((size_t)limit * sizeof(int64_t));
+        b->bad = vq_alloc((size_t)limit);
         b->x = vq_alloc((size_t)batch * tf->channels * tf->height * tf->width * sizeof(float));
-        if (!b->perm || !b->x) rc = vq_fail(VQ_ERR_NOMEM, "out of memory for %d-image batches", batch);
+        if (!b->perm || !b->bad || !b->x) rc = vq_fail(VQ_ERR_NOMEM, "out of memory for %d-image batches", batch);
     }
     if (rc) { drv_batches_close(b); return rc; }
     *out = b;
@@ -123,15 +142,40 @@ int drv_batches_next(drv_batches *b, const float **x)
         const vq_batch *vb;
         int rc = vq_loader_next(b->ld, &vb);
         if (rc) return rc;
+        int64_t total = vq_loader_bad_count(b->ld);
+        if (total > b->bad_total) {   /* the loader lists this batch's new bad items, one a line */
+            const char *p = vq_loader_last_bad(b->ld);
+            while (b->bad_total < total) {
+                size_t len = strcspn(p, "\n");
+                char why[600];
+                snprintf(why, sizeof why, "%.*s", (int)(len < 590 ? len : 590), *p ? p : "(reason not kept)");
+                warn_skip(why, ++b->bad_total);
+                p += len + (p[len] == '\n');
+            }
+        }
         *x = vb->x;
         return VQ_OK;
     }
     size_t per = (size_t)b->tf.channels * b->tf.height * b->tf.width;
-    for (int i = 0; i < b->B; i++, b->pos++) {
-        int64_t epoch = b->pos / b->n;
+    int64_t misses = 0;   /* consecutive bad draws: n of them means no item is usable */
+    for (int i = 0; i < b->B; b->pos++) {
+        int64_t epoch = b->pos / b->n, item;
         if (epoch != b->perm_epoch) make_perm(b, epoch);
-        int rc = vq_dataset_sample(b->x + i * per, NULL, b->ds, b->perm[b->pos % b->n], &b->tf, NULL);
-        if (rc) return rc;
+        item = b->perm[b->pos % b->n];
+        int rc = b->bad[item] ? VQ_ERR_FORMAT : vq_dataset_sample(b->x + i * per, NULL, b->ds, item, &b->tf, NULL);
+        if (rc == VQ_ERR_NOMEM) return rc;
+        if (rc) {
+            if (!b->bad[item]) {
+                b->bad[item] = 1;
+                warn_skip(vq_last_error(), ++b->bad_total);
+            }
+            if (++misses >= b->n)
+                return vq_fail(VQ_ERR_FORMAT, "dataset: all %lld items of --limit %lld failed to load", (long long)b->n,
+                               (long long)b->n);
+            continue;
+        }
+        misses = 0;
+        i++;
     }
     *x = b->x;
     return VQ_OK;
@@ -150,7 +194,10 @@ int drv_batches_seek(drv_batches *b, int64_t pos)
 void drv_batches_close(drv_batches *b)
 {
     if (!b) return;
+    if (b->bad_total)
+        fprintf(stderr, "warning: %lld bad training image(s) skipped in all (listed above)\n", (long long)b->bad_total);
     vq_loader_close(b->ld);
+    vq_free(b->bad);
     vq_free(b->perm);
     vq_free(b->x);
     free(b);

@@ -44,7 +44,7 @@ static void to_unit(float *dst, const float *src, size_t n, float lo, float hi)
 int drv_cmd_eval(drv *dv, int argc, char **argv)
 {
     const vq_model_desc *d = dv->d;
-    const char *ckpt = NULL, *data = NULL, *split = "test", *grid = NULL;
+    const char *ckpt = NULL, *data = NULL, *split = "test", *grid = NULL, *lpips = NULL;
     int64_t limit = 0;
     int batch = d->train.batch, threads = 0, grid_n = 16;
     drv_opt o[] = {
@@ -56,9 +56,11 @@ int drv_cmd_eval(drv *dv, int argc, char **argv)
         {"--threads", NULL, DRV_INT, &threads, "T", "threads (default: all allowed)", 0},
         {"--grid", NULL, DRV_STR, &grid, "OUT.png", "also write the first images above their reconstructions", 0},
         {"--grid-images", NULL, DRV_INT, &grid_n, "N", "images in the --grid (default 16, at most --batch)", 0},
+        {"--lpips", NULL, DRV_STR, &lpips, "FILE", "LPIPS weights: the perceptual term in the losses", 0},
     };
     drv_cmd_spec spec = {"eval", "--ckpt CKPT --data fashion-mnist|DIR [options]",
-                         "Print one JSON line: psnr, ssim, l1, codebook_usage, perplexity, images.", NULL, 0, 0};
+                         "Print one JSON line: psnr, ssim, l1, codebook_usage, codes_used, perplexity, disc_accuracy (with a "
+                         "discriminator), losses, images.", NULL, 0, 0};
     const char *pos[1];
     int n_pos, rc = drv_parse(dv, &spec, o, (int)(sizeof o / sizeof o[0]), argc, argv, pos, &n_pos);
     if (rc) return rc < 0 ? VQ_EXIT_OK : rc;
@@ -87,6 +89,7 @@ int drv_cmd_eval(drv *dv, int argc, char **argv)
     if (batch > n) batch = (int)n;
     if ((rc = drv_model_create(d, &m, batch))) goto out;
     if ((rc = drv_ckpt_load(ckpt, d, m, NULL, NULL, NULL))) goto out;
+    if ((rc = drv_setup_lpips(dv, d, m, lpips, "eval"))) goto out;
     x = vq_alloc(per * batch * sizeof(float));
     ux = vq_alloc(per * batch * sizeof(float));
     ur = vq_alloc(per * batch * sizeof(float));
@@ -94,6 +97,7 @@ int drv_cmd_eval(drv *dv, int argc, char **argv)
     if (!x || !ux || !ur || !counts) { rc = VQ_ERR_NOMEM; goto out; }
 
     double psnr_sum = 0, ssim_sum = 0, l1_sum = 0, loss_sum[VQ_DESC_MAX_LOSSES] = {0};
+    int64_t d_right[2] = {0, 0}, d_total = 0;   /* the discriminator's correct calls on real, fake logits */
     for (int64_t i0 = 0; i0 < n; i0 += batch) {
         int B = (int)(n - i0 < batch ? n - i0 : batch);
         for (int b = 0; b < B; b++)
@@ -110,6 +114,15 @@ int drv_cmd_eval(drv *dv, int argc, char **argv)
         }
         const float *L = d->loss_values(m);
         for (int k = 0; k < d->n_losses; k++) loss_sum[k] += (double)L[k] * B;
+        if (d->has_disc) {   /* eval mode (running statistics): real should score > 0, x_hat < 0 */
+            const int64_t nl = (int64_t)B * d->disc_logits_per_image;
+            for (int pass = 0; pass < 2; pass++) {
+                const float *logits;
+                if ((rc = d->discriminate(m, &logits, pass ? d->recon(m) : x, B, VQ_MODE_EVAL))) goto out;
+                for (int64_t k = 0; k < nl; k++) d_right[pass] += pass ? logits[k] < 0.0f : logits[k] > 0.0f;
+            }
+            d_total += nl;
+        }
         to_unit(ux, x, per * B, d->data.lo, d->data.hi);
         to_unit(ur, d->recon(m), per * B, d->data.lo, d->data.hi);
         for (int b = 0; b < B; b++) {
@@ -149,6 +162,13 @@ int drv_cmd_eval(drv *dv, int argc, char **argv)
             printf("%s\"%s\":", c ? "," : "", d->codebooks[c].name);
             drv_json_num(stdout, pass == 0 ? st.usage : pass == 1 ? st.used : st.perplexity);
         }
+        printf("}");
+    }
+    if (d->has_disc && d_total > 0) {
+        printf(",\"disc_accuracy\":{\"real\":");
+        drv_json_num(stdout, (double)d_right[0] / (double)d_total);
+        printf(",\"fake\":");
+        drv_json_num(stdout, (double)d_right[1] / (double)d_total);
         printf("}");
     }
     printf(",\"losses\":{");

@@ -1,19 +1,9 @@
-/* driver_info.c: the `info` and `bench` subcommands: what the model holds
- * and costs, and how fast it runs here.
- *
- * bench times whole calls after warm-up and reports medians: forward (EVAL)
- * and one training step (zero_grads, forward TRAIN, backward, optimizer step,
- * after_step), on random inputs in [lo, hi] from fresh init weights. GFLOP/s
- * uses the model's own FLOP counts (flops_train per image).
- * Legend: B batch. */
+/* driver_info.c: the `info` subcommand: what the model holds and costs.
+ * (`bench`, how fast it runs here, is driver_bench.c.) */
 #include "driver_internal.h"
 
 #include <inttypes.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include "threads.h"
-#include "timing.h"
 
 static const char *fill_name(vq_fill f)
 {
@@ -98,123 +88,4 @@ int drv_cmd_info(drv *dv, int argc, char **argv)
     printf("memory      slabs (params, grads, buffers) %.3f MiB, arena %.3f MiB at batch %d\n", slab / 1048576.0,
            (double)d->arena_bytes(batch) / 1048576.0, batch);
     return VQ_EXIT_OK;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-int drv_cmd_bench(drv *dv, int argc, char **argv)
-{
-    const vq_model_desc *d = dv->d;
-    int batch = d->train.batch, threads = 0, json = 0, steps = 10, warmup = 2;
-    drv_opt o[] = {
-        {"--batch", NULL, DRV_INT, &batch, "B", "batch size (default: the model's)", 0},
-        {"--threads", NULL, DRV_INT, &threads, "T", "threads (default: all allowed)", 0},
-        {"--steps", NULL, DRV_INT, &steps, "N", "timed repetitions of each measurement (default 10)", 0},
-        {"--warmup", NULL, DRV_INT, &warmup, "N", "untimed repetitions first (default 2)", 0},
-        {"--json", NULL, DRV_FLAG, &json, NULL, "print one JSON line instead of text", 0},
-    };
-    drv_cmd_spec spec = {"bench", "[--batch B] [--threads T] [--steps N] [--json]",
-                         "Median forward and training-step times, images/s, GFLOP/s, peak RSS.", NULL, 0, 0};
-    const char *pos[1];
-    int n, rc = drv_parse(dv, &spec, o, 5, argc, argv, pos, &n);
-    if (rc) return rc < 0 ? VQ_EXIT_OK : rc;
-    if (batch <= 0 || steps <= 0 || warmup < 0 || threads < 0)
-        return drv_usage_error(dv, "bench", "--batch and --steps must be positive, --warmup and --threads >= 0");
-    threads = vq_threads_set(threads);
-
-    vq_model *m = NULL;
-    vq_optim *opt = NULL;
-    size_t nx = (size_t)batch * d->data.channels * d->data.height * d->data.width;
-    float *x = vq_alloc(nx * sizeof(float));
-    double *tf = malloc(sizeof(double) * (size_t)steps), *tt = malloc(sizeof(double) * (size_t)steps);
-    vq_rng rng;
-    vq_rng_seed(&rng, d->train.seed);
-    rc = x && tf && tt ? 0 : vq_fail(VQ_ERR_NOMEM, "out of memory");
-    if (!rc) rc = drv_model_create(d, &m, batch);
-    if (!rc) rc = drv_model_fresh(d, m, d->train.seed);
-    if (!rc) {
-        vq_param_group g = vq_group_defaults(VQ_ADAM, d->optimizers[0].lr);
-        g.ranges = (const vq_range *)d->optimizers[0].ranges;
-        g.n_ranges = d->optimizers[0].n_ranges;
-        rc = vq_optim_create(&opt, VQ_ADAM, d->n_params, &g, 1);
-    }
-    for (size_t i = 0; !rc && i < nx; i++) x[i] = d->data.lo + (d->data.hi - d->data.lo) * vq_rng_uniform(&rng);
-    for (int it = -warmup; !rc && it < steps; it++) {
-        double t0 = vq_time_now();
-        rc = d->forward(m, x, batch, VQ_MODE_EVAL, NULL);
-        double t1 = vq_time_now();
-        if (!rc) {
-            d->zero_grads(m);
-            rc = d->forward(m, x, batch, VQ_MODE_TRAIN, &rng);
-        }
-        if (!rc) rc = d->backward(m);
-        if (!rc) vq_optim_step(opt, d->params(m), d->grads(m));
-        if (!rc) rc = d->after_step(m, it + warmup, &rng);
-        double t2 = vq_time_now();
-        if (it >= 0) { tf[it] = t1 - t0; tt[it] = t2 - t1; }
-    }
-    /* per-op table: a few more training steps with the model's profiler on */
-    const double *ops = NULL;
-    if (!rc && d->n_ops > 0 && d->profile && d->op_seconds) {
-        d->profile(m, 1);
-        for (int it = 0; !rc && it < steps; it++) {
-            d->zero_grads(m);
-            rc = d->forward(m, x, batch, VQ_MODE_TRAIN, &rng);
-            if (!rc) rc = d->backward(m);
-        }
-        d->profile(m, 0);
-        ops = d->op_seconds(m);
-    }
-    if (!rc) {
-        double f = median(tf, steps), t = median(tt, steps);
-        double ips = batch / t, gflops = d->flops_train * batch / t / 1e9, rss = vq_peak_rss_mib();
-        if (json) {
-            printf("{\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"forward_ms\":", d->name, batch, threads);
-            drv_json_num(stdout, f * 1e3);
-            printf(",\"train_step_ms\":");
-            drv_json_num(stdout, t * 1e3);
-            printf(",\"images_per_s\":");
-            drv_json_num(stdout, ips);
-            printf(",\"gflops\":");
-            drv_json_num(stdout, gflops);
-            printf(",\"peak_rss_mb\":");
-            drv_json_num(stdout, rss);
-            if (ops) {
-                printf(",\"ops\":{");
-                for (int k = 0; k < d->n_ops; k++) {
-                    printf("%s\"%s\":[", k ? "," : "", d->op_names[k]);
-                    drv_json_num(stdout, ops[2 * k] * 1e3 / steps);
-                    printf(",");
-                    drv_json_num(stdout, ops[2 * k + 1] * 1e3 / steps);
-                    printf("]");
-                }
-                printf("}");
-            }
-            printf("}\n");
-        } else {
-            printf("%s: batch %d, %d threads, median of %d after %d warm-up\n", d->name, batch, threads, steps, warmup);
-            printf("forward      %10.3f ms  (%.1f images/s)\n", f * 1e3, batch / f);
-            printf("train step   %10.3f ms  (%.1f images/s, %.2f GFLOP/s)\n", t * 1e3, ips, gflops);
-            printf("peak RSS     %10.1f MiB\n", rss);
-            for (int k = 0; ops && k < d->n_ops; k++)
-                printf("  %-40s fwd %8.3f ms  bwd %8.3f ms\n", d->op_names[k], ops[2 * k] * 1e3 / steps,
-                       ops[2 * k + 1] * 1e3 / steps);
-        }
-    }
-    vq_optim_destroy(opt);
-    if (m) d->destroy(m);
-    vq_free(x);
-    free(tf);
-    free(tt);
-    return rc ? drv_fail(dv, "bench") : VQ_EXIT_OK;
 }

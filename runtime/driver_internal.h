@@ -59,6 +59,8 @@ extern volatile sig_atomic_t drv_stop_signal;  /* the SIGINT/SIGTERM received, e
 /* --- model helpers (driver_init.c) -------------------------------------------- */
 /* create(max_batch) with the error context "creating model NAME". */
 int drv_model_create(const vq_model_desc *d, vq_model **m, int max_batch);
+/* --lpips FILE for the perceptual term (driver_train.c); warns when the model wants one and none is given */
+int drv_setup_lpips(drv *dv, const vq_model_desc *d, vq_model *m, const char *path, const char *cmd);
 /* Init rules + reset_state, from a generator seeded with seed. */
 int drv_model_fresh(const vq_model_desc *d, vq_model *m, uint64_t seed);
 

@@ -1,13 +1,14 @@
 /* driver_train.c: the `train` subcommand: the training loop around one
  * model, with checkpoints that resume exactly.
  *
- * One step: next batch -> zero_grads -> forward(TRAIN) -> check every loss is
- * finite -> backward -> lr schedule -> clip -> optimizer step -> after_step.
+ * One step is vq_train_step (train_step.h): forward, the generator's
+ * adversarial term once step >= disc_start, backward, optimizer 0, the
+ * discriminator's step and optimizer from disc_start - disc_warmup on,
+ * after_step; every loss and gradient is checked to be finite.
  * Exact resume: the checkpoint holds the parameters, buffers, model state,
  * optimizer state, step, the training RNG and the data stream position, and
  * metrics.csv rows past the checkpoint's step are dropped, so 10 + 10 steps
- * log and end with what 20 uninterrupted steps do (same threads, same machine).
- * What it does not train yet: a discriminator (only optimizer 0 is stepped). */
+ * log and end with what 20 uninterrupted steps do (same threads, same machine). */
 #include "driver_internal.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "metrics.h"
@@ -22,11 +24,12 @@
 #include "schedule.h"
 #include "threads.h"
 #include "timing.h"
+#include "train_step.h"
 
 #define RECON_IMAGES 8
 
 typedef struct train_cfg {
-    const char *data, *out, *resume, *init;
+    const char *data, *out, *resume, *init, *lpips;
     int64_t steps, eval_every, ckpt_every, limit;
     int batch, threads;
     double lr;
@@ -68,17 +71,6 @@ static int make_optimizers(vq_optim **opts, const vq_model_desc *d, int batch, d
     return VQ_OK;
 }
 
-static double range_norm(const float *g, const vq_optim_desc *od)
-{
-    double s = 0.0;
-    for (int r = 0; r < od->n_ranges; r++)
-        for (size_t k = 0; k < od->ranges[r].count; k++) {
-            double v = g[od->ranges[r].offset + k];
-            s += v * v;
-        }
-    return sqrt(s);
-}
-
 /* Keeps the header and the rows with step <= last of an existing metrics.csv
  * (a run killed after its last checkpoint logged steps that will be redone). */
 static int csv_keep_until(const char *path, int64_t last)
@@ -108,6 +100,22 @@ static int csv_keep_until(const char *path, int64_t last)
     return VQ_OK;
 }
 
+/* A run killed while saving leaves RUN/ckpt.safetensors.tmp.<pid> (the
+ * checkpoint itself is intact: saves are atomic); a new train in RUN removes them. */
+static void remove_stale_tmp(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    if (!dp) return;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        if (strncmp(de->d_name, "ckpt.safetensors.tmp.", 21) != 0) continue;
+        char p[4400];
+        snprintf(p, sizeof p, "%.4000s/%s", dir, de->d_name);
+        remove(p);
+    }
+    closedir(dp);
+}
+
 static int save_recon(const char *dir, int64_t step, const float *x, const float *xr, int B, const vq_model_desc *d)
 {
     char path[4200];
@@ -121,6 +129,41 @@ static int save_recon(const char *dir, int64_t step, const float *x, const float
     rc = vq_png_write(path, &g);
     vq_image_free(&g);
     return rc;
+}
+
+/* The progress bar's numbers: total, rec, psnr; with a discriminator also
+ * g_loss, d_weight, d_loss and the two logit means. */
+static int progress_fields(const vq_model_desc *d, const float *L, double psnr, const char **pn, double *pv)
+{
+    static const char *const want[] = {"total", "rec", "g_loss", "d_weight", "d_loss", "logits_real", "logits_fake"};
+    int n = 0;
+    for (size_t w = 0; w < sizeof want / sizeof want[0]; w++)
+        for (int i = 0; i < d->n_losses; i++)
+            if (!strcmp(d->loss_names[i], want[w]) && (w < 2 || d->has_disc)) {
+                pn[n] = w >= 5 ? (w == 5 ? "real" : "fake") : want[w];
+                pv[n++] = L[i];
+            }
+    pn[n] = "psnr";
+    pv[n++] = psnr;
+    return n;
+}
+
+/* --lpips FILE loads the perceptual term's weights; a model with perceptual_weight > 0
+ * and no file trains without the term, and says so. */
+int drv_setup_lpips(drv *dv, const vq_model_desc *d, vq_model *m, const char *path, const char *cmd)
+{
+    if (d->losses.perceptual_weight <= 0.0) {
+        if (path) fprintf(stderr, "%s %s: note: --lpips ignored, the model has no perceptual term\n", dv->prog, cmd);
+        return VQ_OK;
+    }
+    if (!path) {
+        fprintf(stderr, "%s %s: warning: perceptual_weight is %g but no LPIPS weights were given (--lpips FILE, made "
+                        "by scripts/import_lpips.py): the perceptual term is left out\n", dv->prog, cmd,
+                d->losses.perceptual_weight);
+        return VQ_OK;
+    }
+    if (!d->set_lpips) return vq_fail(VQ_ERR_UNSUPPORTED, "model %s cannot load LPIPS weights", d->name);
+    return d->set_lpips(m, path);
 }
 
 static int parse_train(drv *dv, int argc, char **argv, train_cfg *c)
@@ -143,6 +186,7 @@ static int parse_train(drv *dv, int argc, char **argv, train_cfg *c)
         {"--eval-every", NULL, DRV_I64, &c->eval_every, "N", "write recon_<step>.png every N steps (0: only at the end)", 0},
         {"--ckpt-every", NULL, DRV_I64, &c->ckpt_every, "N", "write the checkpoint every N steps (0: only at the end)", 0},
         {"--limit", NULL, DRV_I64, &c->limit, "N", "train on the first N images only", 0},
+        {"--lpips", NULL, DRV_STR, &c->lpips, "FILE", "LPIPS weights for the perceptual term (scripts/import_lpips.py)", 0},
     };
     drv_cmd_spec spec = {"train", "--data fashion-mnist|DIR --steps N --out RUN [options]",
                          "Train the model; SIGINT/SIGTERM write a checkpoint and stop.", NULL, 0, 0};
@@ -193,6 +237,7 @@ int drv_cmd_train(drv *dv, int argc, char **argv)
         return drv_fail(dv, "train");
     }
     char ckpt_path[4200], csv_path[4200];
+    remove_stale_tmp(c.out);
     snprintf(ckpt_path, sizeof ckpt_path, "%.4000s/ckpt.safetensors", c.out);
     snprintf(csv_path, sizeof csv_path, "%.4000s/metrics.csv", c.out);
 
@@ -213,6 +258,7 @@ int drv_cmd_train(drv *dv, int argc, char **argv)
     if ((rc = drv_batches_open(&bs, ds, &tf, c.batch, c.seed, c.limit))) goto fail;
     if ((rc = drv_model_create(d, &m, c.batch))) goto fail;
     if ((rc = make_optimizers(opts, d, c.batch, c.lr, sched, c.steps))) goto fail;
+    if ((rc = drv_setup_lpips(dv, d, m, c.lpips, "train"))) goto fail;
     if (c.resume) {
         drv_run_meta run;
         if ((rc = drv_ckpt_load(c.resume, d, m, opts, &info, &run))) goto fail;
@@ -234,7 +280,9 @@ int drv_cmd_train(drv *dv, int argc, char **argv)
     int nc = 0;
     cols[nc++] = "step";
     for (int i = 0; i < d->n_losses; i++) cols[nc++] = d->loss_names[i];
-    cols[nc++] = "lr"; cols[nc++] = "grad_norm"; cols[nc++] = "psnr"; cols[nc++] = "steps_per_s"; cols[nc++] = "elapsed_s";
+    cols[nc++] = "lr"; cols[nc++] = "grad_norm";
+    if (d->has_disc) cols[nc++] = "disc_grad_norm";
+    cols[nc++] = "psnr"; cols[nc++] = "steps_per_s"; cols[nc++] = "elapsed_s";
     if (c.resume && (rc = csv_keep_until(csv_path, step))) goto fail;
     if ((rc = vq_csv_open(&csv, csv_path, cols, nc, c.resume != NULL))) goto fail;
 
@@ -251,23 +299,10 @@ int drv_cmd_train(drv *dv, int argc, char **argv)
     const float *x = NULL;
     while (step < c.steps && !drv_stop_signal) {
         if ((rc = drv_batches_next(bs, &x))) goto fail;
-        d->zero_grads(m);
-        if ((rc = d->forward(m, x, c.batch, VQ_MODE_TRAIN, &rng))) goto step_fail;
+        vq_step_info si;
+        if ((rc = vq_train_step(d, m, opts, sched, x, c.batch, step, &rng, &si))) goto step_fail;
         const float *L = d->loss_values(m);
-        for (int i = 0; i < d->n_losses; i++)
-            if (!isfinite(L[i])) {
-                rc = vq_fail(VQ_ERR_NUMERIC, "loss %s is %g", d->loss_names[i], (double)L[i]);
-                goto step_fail;
-            }
-        if ((rc = d->backward(m))) goto step_fail;
-        double factor = vq_schedule_factor(&sched[0], step);
-        vq_optim_set_lr_factor(opts[0], factor);
-        /* the 2-norm before clipping, as torch's clip_grad_norm_ returns it */
-        double gnorm = d->optimizers[0].clip_norm > 0
-                           ? vq_optim_clip_grad_norm(opts[0], d->grads(m), (float)d->optimizers[0].clip_norm)
-                           : range_norm(d->grads(m), &d->optimizers[0]);
-        vq_optim_step(opts[0], d->params(m), d->grads(m));
-        if ((rc = d->after_step(m, step, &rng))) goto step_fail;
+        double gnorm = si.grad_norm;
         step++;
 
         double psnr = vq_psnr(d->recon(m), x, n_img, (double)(d->data.hi - d->data.lo));
@@ -277,13 +312,15 @@ int drv_cmd_train(drv *dv, int argc, char **argv)
         for (int i = 0; i < d->n_losses; i++) row[k++] = L[i];
         row[k++] = vq_optim_lr(opts[0], 0);
         row[k++] = gnorm;
+        if (d->has_disc) row[k++] = si.disc_grad_norm;
         row[k++] = isfinite(psnr) ? psnr : 100.0;
         row[k++] = el > 0 ? (double)(step - pb.start_step) / el : 0.0;
         row[k++] = el;
         if ((rc = vq_csv_write(csv, row))) goto fail;
-        const char *pn[3] = {d->loss_names[0], d->n_losses > 1 ? d->loss_names[1] : "psnr", "psnr"};
-        double pv[3] = {L[0], d->n_losses > 1 ? L[1] : psnr, psnr};
-        vq_progress_update(&pb, step, pn, pv, d->n_losses > 1 ? 3 : 2);
+        const char *pn[8];
+        double pv[8];
+        int np = progress_fields(d, L, psnr, pn, pv);
+        vq_progress_update(&pb, step, pn, pv, np);
 
         if (c.eval_every > 0 && step % c.eval_every == 0 && (rc = save_recon(c.out, step, x, d->recon(m), c.batch, d)))
             goto fail;

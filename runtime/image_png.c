@@ -63,6 +63,21 @@ int vq_png_read(vq_image *out, const char *path, int channels, vq_alpha_mode alp
         fclose(f);
         return vq_fail(VQ_ERR_FORMAT, "%s: not a PNG file (bad signature)", path);
     }
+    /* The size, before libpng sees it, so that the message can say it (libpng's is "Invalid IHDR data"). */
+    uint8_t ihdr[16];
+    if (fread(ihdr, 1, sizeof ihdr, f) == sizeof ihdr && memcmp(ihdr + 4, "IHDR", 4) == 0) {
+        uint32_t iw = (uint32_t)ihdr[8] << 24 | (uint32_t)ihdr[9] << 16 | (uint32_t)ihdr[10] << 8 | ihdr[11];
+        uint32_t ih = (uint32_t)ihdr[12] << 24 | (uint32_t)ihdr[13] << 16 | (uint32_t)ihdr[14] << 8 | ihdr[15];
+        if (iw > PNG_MAX_SIDE || ih > PNG_MAX_SIDE) {
+            fclose(f);
+            return vq_fail(VQ_ERR_FORMAT, "%s: image is %ux%u (width x height), larger than the %d pixels a side "
+                                          "this reader accepts", path, iw, ih, PNG_MAX_SIDE);
+        }
+    }
+    if (fseek(f, 8, SEEK_SET) != 0) {
+        fclose(f);
+        return vq_fail(VQ_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
+    }
     png_err err = {{0}};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -76,10 +91,15 @@ int vq_png_read(vq_image *out, const char *path, int channels, vq_alpha_mode alp
     volatile int status = VQ_ERR_FORMAT;
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, &info, NULL);
+        int ended = feof(f);
+        long size = ended && fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
         fclose(f);
         vq_free(rgba);
         free(rows);
         if (status == VQ_ERR_NOMEM) return vq_fail(VQ_ERR_NOMEM, "%s: out of memory for the decoded image", path);
+        if (ended)
+            return vq_fail(VQ_ERR_FORMAT, "%s: corrupt PNG: truncated (the file ends after %ld bytes, before the image does)",
+                           path, size);
         return vq_fail(VQ_ERR_FORMAT, "%s: corrupt PNG: %s", path, err.msg[0] ? err.msg : "unknown libpng error");
     }
     png_init_io(png, f);

@@ -31,7 +31,7 @@
 
 /* Bumped when this header changes incompatibly; the driver rejects a model
  * compiled against another version. */
-#define VQ_MODEL_ABI 2
+#define VQ_MODEL_ABI 3
 #define VQ_DESC_MAX_DIMS 8
 #define VQ_DESC_MAX_CODEBOOKS 8
 #define VQ_DESC_MAX_OPTIMIZERS 4
@@ -120,10 +120,12 @@ typedef struct vq_optim_desc {
 typedef struct vq_losses_desc {
     const char *rec;               /* "l1" | "l2" */
     double rec_weight, codebook_weight, perceptual_weight;
-    /* GAN part (taming VQLPIPSWithDiscriminator); unused until the driver trains a discriminator */
-    int64_t disc_start;
+    /* GAN part (taming VQLPIPSWithDiscriminator), used when has_disc */
+    int64_t disc_start;            /* the generator's adversarial term is on from this step (0-based) */
     double disc_weight, disc_factor;
     const char *disc_loss;         /* "hinge" | "vanilla" | NULL */
+    int64_t disc_warmup;           /* the discriminator trains from disc_start - disc_warmup */
+    const char *adaptive_layer;    /* "decoder.conv_out.weight": where d_weight's gradients are taken */
 } vq_losses_desc;
 
 typedef struct vq_train_defaults {
@@ -194,6 +196,28 @@ typedef struct vq_model_desc {
     /* Once per training step after the optimizer: EMA codebook update,
      * usage recording, dead-code restart (may draw from rng). step is 0-based. */
     int (*after_step)(vq_model *m, int64_t step, vq_rng *rng);
+
+    /* --- the adversarial part (taming's VQLPIPSWithDiscriminator). has_disc 0: the
+     * functions fail with VQ_ERR_UNSUPPORTED. One training step with it:
+     *   forward(TRAIN); [adversarial(m, f_g)]; backward; step optimizer 0;
+     *   [disc_step(m, f_d); step optimizer disc_optimizer]; after_step
+     * with f_g = disc_factor once step >= disc_start (else the call is skipped), and
+     * f_d = disc_factor once step >= disc_start - disc_warmup (else skipped). --- */
+    int has_disc;
+    int disc_optimizer;            /* index of the optimizer over the discriminator's parameters */
+    int64_t disc_logits_per_image; /* PatchGAN logits per image */
+    /* After a TRAIN forward, before backward: g_loss = -mean D(x_hat), the adaptive d_weight;
+     * adds d_weight * disc_factor * g_loss to total and its gradient to what backward propagates.
+     * Does not touch the discriminator's gradients. */
+    int (*adversarial)(vq_model *m, float disc_factor);
+    /* The discriminator's loss on the last forward's x and (detached) x_hat; grads of the
+     * discriminator's parameters += d d_loss / d params. Fills d_loss and the logit means. */
+    int (*disc_step)(vq_model *m, float disc_factor);
+    /* *logits (B, disc_logits_per_image), valid until the next call, for images x (B, C, H, W);
+     * EVAL uses BatchNorm's running statistics. */
+    int (*discriminate)(vq_model *m, const float **logits, const float *x, int B, vq_mode mode);
+    /* Loads LPIPS weights for the perceptual term (perceptual_weight > 0); without them the term is 0. */
+    int (*set_lpips)(vq_model *m, const char *path);
 
     /* Optional per-op profiling for `bench` (all NULL / 0 when absent):
      * while enabled, forward and backward add each op's seconds to a table. */

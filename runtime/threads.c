@@ -34,7 +34,10 @@ int vq_threads_set(int n)
 {
     if (n <= 0) n = vq_threads_default();
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
+    /* One pool: the kernels split work over OpenMP threads and call sgemm
+     * single-threaded from each (runtime/kernels/conv_common.h). Two pools
+     * handing the cores back and forth cost ~28% of a training step on 2 cores. */
+    openblas_set_num_threads(1);
     return n;
 }
 

@@ -2,8 +2,12 @@
  * together, and the OpenBLAS kernel (core type) choice.
  *
  * Why: OpenBLAS (pthread build) keeps its own pool; if it and OpenMP each take
- * every core, BLAS calls and OpenMP loops oversubscribe. vq_threads_set gives
- * both the same count. The driver calls it once at start-up.
+ * every core, BLAS calls and OpenMP loops oversubscribe, and even at equal
+ * counts the two pools hand the cores back and forth (sched_yield, futex
+ * wake-ups: ~28% of a training step on 2 cores). vq_threads_set therefore
+ * gives OpenMP n threads and OpenBLAS one: the kernels split their work over
+ * OpenMP threads and each calls sgemm single-threaded (docs/runtime-kernels.md).
+ * The driver calls it once at start-up.
  *
  * Core type: OpenBLAS picks its kernels from OPENBLAS_CORETYPE when the library
  * loads, so a process can only change it by re-executing itself with the
@@ -24,7 +28,7 @@
 /* OMP_NUM_THREADS (its first entry) when it is a positive integer, else the
  * number of CPUs in this process's affinity mask (what nproc prints), >= 1. */
 int vq_threads_default(void);
-/* Sets OpenMP's and OpenBLAS's thread counts to n (n <= 0: the default).
+/* Sets OpenMP's thread count to n (n <= 0: the default) and OpenBLAS's to 1.
  * Returns the count applied. */
 int vq_threads_set(int n);
 /* OpenMP's current maximum (what the next parallel region gets). */

@@ -23,5 +23,7 @@
 #include "kernels/kernels.h"
 #include "driver.h"
 #include "lpips.h"
+#include "train_step.h"
+#include "codes.h"
 
 #endif

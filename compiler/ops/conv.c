@@ -5,6 +5,7 @@
  * Legend: B batch, Ci/Co channels, H, W input, Ho, Wo output, k kernel.
  */
 #include "../emit_ops.h"
+#include "../emit_profile.h"
 
 static int reads_input(const cg *g, const unit *u, int *vals)
 {
@@ -55,8 +56,10 @@ static void conv2d_bwd(emit_ctx *e, const unit *u, const char *sym)
     int w = e_node_param(e->g, n, "weight"), b = e_node_param(e->g, n, "bias");
     cw_line(e->w, "vq_conv2d_shape s = %s;", sym);
     cw_line(e->w, "s.B = B;");
-    cw_line(e->w, "vq_conv2d_backward_weight(%s, %s, %s, %s, &s, S);", e_dparam(e, w), e_dparam(e, b),
-            e_grad(e, n->out[0]), e_act(e, n->in[0]));
+    if (!e->no_param_grads)
+        cw_line(e->w, "vq_conv2d_backward_weight(%s, %s, %s, %s, &s, S);", e_dparam(e, w), e_dparam(e, b),
+                e_grad(e, n->out[0]), e_act(e, n->in[0]));
+    prof_emit_weight_grad(e, u);   /* bench: the backward-weight call has its own row */
     if (e->g->gval[n->in[0]] >= 0)
         cw_line(e->w, "vq_conv2d_backward_data(%s, %s, %s, &s, S);", e_grad(e, n->in[0]), e_grad(e, n->out[0]),
                 e_param(e, w));
@@ -96,8 +99,10 @@ static void convt_bwd(emit_ctx *e, const unit *u, const char *sym)
     int w = e_node_param(e->g, n, "weight"), b = e_node_param(e->g, n, "bias");
     cw_line(e->w, "vq_conv_transpose2d_shape s = %s;", sym);
     cw_line(e->w, "s.B = B;");
-    cw_line(e->w, "vq_conv_transpose2d_backward_weight(%s, %s, %s, %s, &s, S);", e_dparam(e, w), e_dparam(e, b),
-            e_grad(e, n->out[0]), e_act(e, n->in[0]));
+    if (!e->no_param_grads)
+        cw_line(e->w, "vq_conv_transpose2d_backward_weight(%s, %s, %s, %s, &s, S);", e_dparam(e, w), e_dparam(e, b),
+                e_grad(e, n->out[0]), e_act(e, n->in[0]));
+    prof_emit_weight_grad(e, u);
     if (e->g->gval[n->in[0]] >= 0)
         cw_line(e->w, "vq_conv_transpose2d_backward_data(%s, %s, %s, &s, S);", e_grad(e, n->in[0]),
                 e_grad(e, n->out[0]), e_param(e, w));

@@ -1,5 +1,6 @@
-/* fuse.c: the `fuse` pass: groups the IR nodes of the encoder and decoder into
- * units that are emitted as one block each, and creates the forward values.
+/* fuse.c: the `fuse` pass: groups the IR nodes of the encoder, decoder and
+ * discriminator into units that are emitted as one block each, and creates the
+ * forward values (the discriminator's in their own memory segment).
  *
  *   group_norm -> swish/silu            one vq_group_norm_swish_* call
  *   conv2d|conv_transpose2d|group_norm|batch_norm|add -> add(., r)
@@ -21,15 +22,12 @@
 #include "../emit_ops.h"
 #include "passes.h"
 
-static int train_node(const cg *g, int i) { return cg_node(g, i)->graph != IR_DISCRIMINATOR; }
-
 /* The only consumer of tensor t, or -1 (none, several, or t is a graph output). */
 static int sole_consumer(const cg *g, int t)
 {
     if (g->n_consumers[t] != 1) return -1;
     for (int i = 0; i < g->m->n_nodes; i++) {
         const ir_node *n = cg_node(g, i);
-        if (!train_node(g, i)) continue;
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k] == t) return i;
     }
@@ -40,13 +38,11 @@ static void count_consumers(cg *g)
 {
     const ir_model *m = g->m;
     for (int i = 0; i < m->n_nodes; i++) {
-        if (!train_node(g, i)) continue;
         const ir_node *n = cg_node(g, i);
         for (int k = 0; k < n->n_in; k++) g->n_consumers[n->in[k]]++;
     }
-    /* graph outputs are read from outside (recon, z_q for decode): never fold them away */
+    /* graph outputs are read from outside (recon, z_q for decode, logits): never fold them away */
     for (int gk = 0; gk < IR_GRAPH_COUNT; gk++) {
-        if (gk == IR_DISCRIMINATOR) continue;
         const ir_graph *gr = &m->graphs[gk];
         for (int k = 0; k < gr->n_out; k++) g->n_consumers[gr->out[k]] += 100;
     }
@@ -85,7 +81,6 @@ int pass_fuse(cg *g)
         u->out = n->out[0];
         u->out2 = n->n_out > 1 ? n->out[1] : -1;
         for (int k = 0; k < 4; k++) u->saved[k] = -1;
-        if (!train_node(g, i)) u->absorbed = 1;   /* not emitted (GAN: later) */
     }
     for (int i = 0; i < m->n_nodes; i++) {
         unit *u = &g->units[i];
@@ -145,10 +140,22 @@ int pass_fuse(cg *g)
     const ir_graph *enc = &m->graphs[IR_ENCODER];
     int x = enc->in[0];
     g->x_val = g->tval[x] = cg_new_val(g, PV_ACT, cg_tensor_per_image(g, x), 0, x, "%%%d x (image)", x);
+    const ir_graph *dg = &m->graphs[IR_DISCRIMINATOR];
+    g->has_disc = dg->present && dg->n_in == 1 && dg->n_out == 1;
+    g->disc_in_t = g->disc_out_t = g->disc_in_val = -1;
+    if (g->has_disc) {
+        g->disc_in_t = dg->in[0];
+        g->disc_out_t = dg->out[0];
+        g->disc_in_val = g->tval[g->disc_in_t] = cg_new_val(g, PV_ACT, cg_tensor_per_image(g, g->disc_in_t), 0,
+                                                            g->disc_in_t, "%%%d discriminator input (x or x_hat)",
+                                                            g->disc_in_t);
+        g->vals[g->disc_in_val].segment = 1;
+    }
     for (int i = 0; i < m->n_nodes; i++) {
         unit *u = &g->units[i];
         if (u->absorbed) continue;
         const ir_node *n = cg_node(g, i);
+        int first_val = g->n_vals;
         if (u->how == FU_IDENTITY) {
             g->tval[u->out] = g->tval[n->in[0]];
             continue;
@@ -164,6 +171,8 @@ int pass_fuse(cg *g)
                                           u->out2, n->path ? n->path : "quantize");
         }
         if (cg_emitter(n->op)->plan) cg_emitter(n->op)->plan(g, u);
+        if (n->graph == IR_DISCRIMINATOR)
+            for (int k = first_val; k < g->n_vals; k++) g->vals[k].segment = 1;
     }
     g->recon_t = m->graphs[IR_DECODER].out[0];
     return 0;

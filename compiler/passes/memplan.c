@@ -8,6 +8,10 @@
  * at run time an offset is multiplied by MB = max_b, so a batch B <= MB always
  * fits. Fixed-size values (batch_norm statistics) follow, one after another.
  * Sizes are rounded to 16 floats: every buffer starts on a 64-byte line.
+ * The discriminator's values (segment 1) get their own region after the
+ * autoencoder's: the discriminator runs between the autoencoder's forward and
+ * backward (the generator's adversarial term), so it must not reuse memory
+ * that the schedule order alone would show as free.
  */
 #include <stdlib.h>
 
@@ -19,6 +23,7 @@ static const cg *sort_g;
 static int by_size_desc(const void *a, const void *b)
 {
     const pv *x = &sort_g->vals[*(const int *)a], *y = &sort_g->vals[*(const int *)b];
+    if (x->segment != y->segment) return x->segment - y->segment;
     if (x->per_image != y->per_image) return x->per_image < y->per_image ? 1 : -1;
     return *(const int *)a - *(const int *)b;
 }
@@ -59,13 +64,16 @@ int pass_memplan(cg *g)
     qsort(order, (size_t)n, sizeof *order, by_size_desc);
     int n_placed = 0;
     g->arena_per_image = 0;
+    int64_t base = 0;            /* start of the current segment's region */
     for (int i = 0; i < n; i++) {
         pv *p = &g->vals[order[i]];
-        int64_t size = round16(p->per_image), off = 0;
+        if (i > 0 && p->segment != g->vals[order[i - 1]].segment) base = g->arena_per_image;
+        int64_t size = round16(p->per_image), off = base;
         for (int moved = 1; moved;) {
             moved = 0;
             for (int j = 0; j < n_placed; j++) {
                 const pv *q = &g->vals[placed[j]];
+                if (q->segment != p->segment) continue;                        /* disjoint regions */
                 if (q->last < p->first || p->last < q->first) continue;      /* not alive together */
                 int64_t qs = round16(q->per_image);
                 if (off < q->offset + qs && q->offset < off + size) {

@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "lpips.h"
 #include "model_desc.h"
+#include "timing.h"   /* vq_time_now: the per-op profiler's clock */
 #include "quantizer.h"
 #include "vqvae.h"
 
@@ -24,7 +26,10 @@
 #define ARENA_FIXED ((size_t)0)
 #define N_CODEBOOKS 1
 #define N_LOSSES 3
-#define LOSS_Q 2   /* loss[LOSS_Q + c]: codebook c's loss */
+/* loss[] slots (loss_names order); loss[LOSS_Q + c] is codebook c's loss */
+#define LOSS_Q 2
+#define LOSS_REC 1
+#define PERCEPTUAL_WEIGHT 0
 #define REC_WEIGHT 1
 #define CODEBOOK_WEIGHT 1
 
@@ -82,6 +87,51 @@ static const vq_codebook_desc codebooks[1] = {
     {"quantize", 512, 64, 8, 8, 0, NULL, 0},
 };
 
+/* Per-op profiling for `bench` (model_desc.h n_ops, op_names, profile, op_seconds): rows in
+ * schedule order; a conv's "weight grad" row holds its backward-weight call alone. Off, each
+ * mark is one branch; on, the calling thread reads the monotonic clock around whole blocks,
+ * OpenMP loops inside included. PROF_ADD adds the time since the last mark and marks again. */
+#define N_OPS 35
+#define PROF_START() do { if (m->prof_on) m->prof_t = vq_time_now(); } while (0)
+#define PROF_ADD(op, dir) do { if (m->prof_on) { const double prof_now_ = vq_time_now(); m->prof[op][dir] += prof_now_ - m->prof_t; m->prof_t = prof_now_; } } while (0)
+static const char *const op_names[N_OPS] = {
+    "x (input)",
+    "encoder.conv1 (conv2d+relu)",
+    "encoder.conv1 (conv2d, weight grad)",
+    "encoder.conv2 (conv2d)",
+    "encoder.conv2 (conv2d, weight grad)",
+    "encoder.res.0 (relu)",
+    "encoder.res.0.conv1 (conv2d+relu)",
+    "encoder.res.0.conv1 (conv2d, weight grad)",
+    "encoder.res.0.conv2 (conv2d+add)",
+    "encoder.res.0.conv2 (conv2d, weight grad)",
+    "encoder.res.1 (relu)",
+    "encoder.res.1.conv1 (conv2d+relu)",
+    "encoder.res.1.conv1 (conv2d, weight grad)",
+    "encoder.res.1.conv2 (conv2d+add+relu)",
+    "encoder.res.1.conv2 (conv2d, weight grad)",
+    "encoder.proj (conv2d)",
+    "encoder.proj (conv2d, weight grad)",
+    "quantize (quantize)",
+    "decoder.proj (conv2d)",
+    "decoder.proj (conv2d, weight grad)",
+    "decoder.res.0 (relu)",
+    "decoder.res.0.conv1 (conv2d+relu)",
+    "decoder.res.0.conv1 (conv2d, weight grad)",
+    "decoder.res.0.conv2 (conv2d+add)",
+    "decoder.res.0.conv2 (conv2d, weight grad)",
+    "decoder.res.1 (relu)",
+    "decoder.res.1.conv1 (conv2d+relu)",
+    "decoder.res.1.conv1 (conv2d, weight grad)",
+    "decoder.res.1.conv2 (conv2d+add+relu)",
+    "decoder.res.1.conv2 (conv2d, weight grad)",
+    "decoder.deconv1 (conv_transpose2d+relu)",
+    "decoder.deconv1 (conv_transpose2d, weight grad)",
+    "decoder.deconv2 (conv_transpose2d)",
+    "decoder.deconv2 (conv_transpose2d, weight grad)",
+    "rec (l2_loss)",
+};
+
 struct vq_model {
     int max_b;                 /* MB: the arena holds this many images */
     int B;                     /* batch of the last forward */
@@ -95,7 +145,18 @@ struct vq_model {
     float *cb_dtmp[1];         /* (K, D) gradient in the codebook's layout, rosinality naming */
     char state_names[1][8][96];
     int64_t state_shapes[1][8][2];
+    int have_xhat;                /* a forward ran: XIN and RECON hold x and x_hat */
+    int prof_on;                /* bench: per-op timing on (model_profile) */
+    double prof_t;             /* vq_time_now() at the last profiling mark */
+    double prof[N_OPS][2];     /* (N_OPS, 2) seconds: forward, backward, op_names order */
 };
+
+/* enable 1: zero the table and time every op from now on; 0: stop (the table stays). */
+static void model_profile(vq_model *m, int enable) {
+    if (enable) memset(m->prof, 0, sizeof m->prof);
+    m->prof_on = enable != 0;
+}
+static const double *model_op_seconds(vq_model *m) { return &m->prof[0][0]; }
 
 #define XIN(m) ((m)->act + (size_t)450560 * (size_t)(m)->max_b)   /* x (B, 3, 32, 32) */
 #define RECON(m) ((m)->act + (size_t)453632 * (size_t)(m)->max_b)   /* x_hat (B, 3, 32, 32) */
@@ -314,6 +375,11 @@ static int model_create(vq_model **out, int max_b) {
             return rc;
         }
     }
+    rc = 0;
+    if (rc) {
+        model_destroy(m);
+        return vq_fail(VQ_ERR_NOMEM, "vqvae: out of memory for batch %d", max_b);
+    }
     *out = m;
     return 0;
 }
@@ -374,6 +440,7 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     (void)A; (void)MB; (void)F; (void)S; (void)P; (void)BU; (void)mode; (void)rng; (void)B;
 
     /* vqvae.vq:43:9 conv2d encoder.conv1 (forward; fused: relu) (B, 3, 32, 32) -> (B, 256, 16, 16) */
+    PROF_START();
     {
         vq_conv2d_shape s = encoder_conv1_shape;
         s.B = B;
@@ -390,15 +457,19 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(1, 0);  /* forward */
 
     /* vqvae.vq:44:9 conv2d encoder.conv2 (forward) (B, 256, 16, 16) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         vq_conv2d_shape s = encoder_conv2_shape;
         s.B = B;
         vq_conv2d_forward((A + (size_t)196608 * MB), (A + (size_t)0 * MB), (P + 45312), (P + 1093888), &s, S);
     }
+    PROF_ADD(3, 0);  /* forward */
 
     /* vqvae.vq:29:16 relu - (forward) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         const float *x = (A + (size_t)196608 * MB);  /* (B, 256, 8, 8) */
         float *y = (A + (size_t)212992 * MB);
@@ -410,8 +481,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v1;
         }
     }
+    PROF_ADD(5, 0);  /* forward */
 
     /* vqvae.vq:29:9 conv2d encoder.res.0.conv1 (forward; fused: relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         vq_conv2d_shape s = encoder_res_0_conv1_shape;
         s.B = B;
@@ -428,8 +501,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(6, 0);  /* forward */
 
     /* vqvae.vq:30:9 conv2d encoder.res.0.conv2 (forward; fused: add) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         vq_conv2d_shape s = encoder_res_0_conv2_shape;
         s.B = B;
@@ -446,8 +521,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(8, 0);  /* forward */
 
     /* vqvae.vq:29:16 relu - (forward) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         const float *x = (A + (size_t)245760 * MB);  /* (B, 256, 8, 8) */
         float *y = (A + (size_t)262144 * MB);
@@ -459,8 +536,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v1;
         }
     }
+    PROF_ADD(10, 0);  /* forward */
 
     /* vqvae.vq:29:9 conv2d encoder.res.1.conv1 (forward; fused: relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         vq_conv2d_shape s = encoder_res_1_conv1_shape;
         s.B = B;
@@ -477,8 +556,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(11, 0);  /* forward */
 
     /* vqvae.vq:30:9 conv2d encoder.res.1.conv2 (forward; fused: add, relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         vq_conv2d_shape s = encoder_res_1_conv2_shape;
         s.B = B;
@@ -496,15 +577,19 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(13, 0);  /* forward */
 
     /* vqvae.vq:48:9 conv2d encoder.proj (forward) (B, 256, 8, 8) -> (B, 64, 8, 8) */
+    PROF_START();
     {
         vq_conv2d_shape s = encoder_proj_shape;
         s.B = B;
         vq_conv2d_forward((A + (size_t)442368 * MB), (A + (size_t)294912 * MB), (P + 2405888), (P + 2422272), &s, S);
     }
+    PROF_ADD(15, 0);  /* forward */
 
     /* vqvae.vq:49:11 quantize - (forward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
+    PROF_START();
     {
         vq_codebook *cb = &m->cb[0];  /* quantize: K = 512, D = 64 */
         const int H = 8, W = 8;
@@ -517,6 +602,7 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
         int rc = vq_quantize_forward((int32_t *)(A + (size_t)456704 * MB), (A + (size_t)446464 * MB), &m->loss[LOSS_Q + 0], (A + (size_t)442368 * MB), cb, B, H, W);
         if (rc) return rc;
     }
+    PROF_ADD(17, 0);  /* forward */
     return 0;
 }
 
@@ -529,13 +615,16 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     (void)A; (void)MB; (void)F; (void)S; (void)P; (void)BU; (void)mode; (void)rng; (void)B;
 
     /* vqvae.vq:55:9 conv2d decoder.proj (forward) (B, 64, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         vq_conv2d_shape s = decoder_proj_shape;
         s.B = B;
         vq_conv2d_forward((A + (size_t)311296 * MB), (A + (size_t)446464 * MB), (P + 2422336), (P + 2569792), &s, S);
     }
+    PROF_ADD(18, 0);  /* forward */
 
     /* vqvae.vq:29:16 relu - (forward) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         const float *x = (A + (size_t)311296 * MB);  /* (B, 256, 8, 8) */
         float *y = (A + (size_t)327680 * MB);
@@ -547,8 +636,10 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v1;
         }
     }
+    PROF_ADD(20, 0);  /* forward */
 
     /* vqvae.vq:29:9 conv2d decoder.res.0.conv1 (forward; fused: relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         vq_conv2d_shape s = decoder_res_0_conv1_shape;
         s.B = B;
@@ -565,8 +656,10 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(21, 0);  /* forward */
 
     /* vqvae.vq:30:9 conv2d decoder.res.0.conv2 (forward; fused: add) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         vq_conv2d_shape s = decoder_res_0_conv2_shape;
         s.B = B;
@@ -583,8 +676,10 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(23, 0);  /* forward */
 
     /* vqvae.vq:29:16 relu - (forward) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         const float *x = (A + (size_t)360448 * MB);  /* (B, 256, 8, 8) */
         float *y = (A + (size_t)376832 * MB);
@@ -596,8 +691,10 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v1;
         }
     }
+    PROF_ADD(25, 0);  /* forward */
 
     /* vqvae.vq:29:9 conv2d decoder.res.1.conv1 (forward; fused: relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         vq_conv2d_shape s = decoder_res_1_conv1_shape;
         s.B = B;
@@ -614,8 +711,10 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(26, 0);  /* forward */
 
     /* vqvae.vq:30:9 conv2d decoder.res.1.conv2 (forward; fused: add, relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         vq_conv2d_shape s = decoder_res_1_conv2_shape;
         s.B = B;
@@ -633,8 +732,10 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(28, 0);  /* forward */
 
     /* vqvae.vq:59:9 conv_transpose2d decoder.deconv1 (forward; fused: relu) (B, 256, 8, 8) -> (B, 256, 16, 16) */
+    PROF_START();
     {
         vq_conv_transpose2d_shape s = decoder_deconv1_shape;
         s.B = B;
@@ -651,14 +752,35 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(30, 0);  /* forward */
 
     /* vqvae.vq:60:12 conv_transpose2d decoder.deconv2 (forward) (B, 256, 16, 16) -> (B, 3, 32, 32) */
+    PROF_START();
     {
         vq_conv_transpose2d_shape s = decoder_deconv2_shape;
         s.B = B;
         vq_conv_transpose2d_forward((A + (size_t)453632 * MB), (A + (size_t)65536 * MB), (P + 4930624), (P + 4942912), &s, S);
     }
+    PROF_ADD(32, 0);  /* forward */
     return 0;
+}
+
+static int model_set_lpips(vq_model *m, const char *path) {
+    (void)m; (void)path;
+    return vq_fail(VQ_ERR_ARG, "vqvae: the loss section has no perceptual term (perceptual_weight 0)");
+}
+
+static int model_adversarial(vq_model *m, float disc_factor) {
+    (void)m; (void)disc_factor;
+    return vq_fail(VQ_ERR_UNSUPPORTED, "vqvae has no discriminator");
+}
+static int model_disc_step(vq_model *m, float disc_factor) {
+    (void)m; (void)disc_factor;
+    return vq_fail(VQ_ERR_UNSUPPORTED, "vqvae has no discriminator");
+}
+static int model_discriminate(vq_model *m, const float **logits, const float *x, int B, vq_mode mode) {
+    (void)m; (void)logits; (void)x; (void)B; (void)mode;
+    return vq_fail(VQ_ERR_UNSUPPORTED, "vqvae has no discriminator");
 }
 
 static int model_backward(vq_model *m) {
@@ -672,23 +794,30 @@ static int model_backward(vq_model *m) {
     (void)A; (void)MB; (void)F; (void)S; (void)P; (void)G; (void)BU;
 
     /* loss (backward): d x_hat = 1 * d l2(x_hat, x) */
+    PROF_START();
     {
         memset((A + (size_t)425984 * MB), 0, sizeof(float) * ((size_t)B * 3072));  /* d%32 (B, 3, 32, 32), first written here */
         vq_l2_loss_backward((A + (size_t)425984 * MB), (A + (size_t)453632 * MB), (A + (size_t)450560 * MB), ((size_t)B * 3072), (float)REC_WEIGHT);
     }
+    PROF_ADD(34, 1);  /* loss backward */
 
     /* vqvae.vq:60:12 conv_transpose2d decoder.deconv2 (backward) (B, 256, 16, 16) -> (B, 3, 32, 32) */
+    PROF_START();
     {
         memset((A + (size_t)131072 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%31 (B, 256, 16, 16), first written here */
     }
+    PROF_ADD(32, 1);  /* backward */
     {
         vq_conv_transpose2d_shape s = decoder_deconv2_shape;
         s.B = B;
         vq_conv_transpose2d_backward_weight((G + 4930624), (G + 4942912), (A + (size_t)425984 * MB), (A + (size_t)65536 * MB), &s, S);
+        PROF_ADD(33, 1);  /* backward-weight */
         vq_conv_transpose2d_backward_data((A + (size_t)131072 * MB), (A + (size_t)425984 * MB), (P + 4930624), &s, S);
     }
+    PROF_ADD(32, 1);  /* backward */
 
     /* vqvae.vq:59:9 conv_transpose2d decoder.deconv1 (backward; fused: relu) (B, 256, 8, 8) -> (B, 256, 16, 16) */
+    PROF_START();
     {
         memset((A + (size_t)425984 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%29 (B, 256, 8, 8), first written here */
     }
@@ -702,14 +831,18 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(30, 1);  /* backward */
     {
         vq_conv_transpose2d_shape s = decoder_deconv1_shape;
         s.B = B;
         vq_conv_transpose2d_backward_weight((G + 3881792), (G + 4930368), (A + (size_t)131072 * MB), (A + (size_t)409600 * MB), &s, S);
+        PROF_ADD(31, 1);  /* backward-weight */
         vq_conv_transpose2d_backward_data((A + (size_t)425984 * MB), (A + (size_t)131072 * MB), (P + 3881792), &s, S);
     }
+    PROF_ADD(30, 1);  /* backward */
 
     /* vqvae.vq:30:9 conv2d decoder.res.1.conv2 (backward; fused: add, relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         memset((A + (size_t)98304 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%26 (B, 256, 8, 8), first written here */
         memset((A + (size_t)81920 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%23 (B, 256, 8, 8), first written here */
@@ -726,14 +859,18 @@ static int model_backward(vq_model *m) {
             dr[i] += dy[i];
         }
     }
+    PROF_ADD(28, 1);  /* backward */
     {
         vq_conv2d_shape s = decoder_res_1_conv2_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 3816000), (G + 3881536), (A + (size_t)425984 * MB), (A + (size_t)393216 * MB), &s, S);
+        PROF_ADD(29, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)98304 * MB), (A + (size_t)425984 * MB), (P + 3816000), &s, S);
     }
+    PROF_ADD(28, 1);  /* backward */
 
     /* vqvae.vq:29:9 conv2d decoder.res.1.conv1 (backward; fused: relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         memset((A + (size_t)65536 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%24 (B, 256, 8, 8), first written here */
     }
@@ -747,16 +884,21 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(26, 1);  /* backward */
     {
         vq_conv2d_shape s = decoder_res_1_conv1_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 3225920), (G + 3815744), (A + (size_t)98304 * MB), (A + (size_t)376832 * MB), &s, S);
+        PROF_ADD(27, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)65536 * MB), (A + (size_t)98304 * MB), (P + 3225920), &s, S);
     }
+    PROF_ADD(26, 1);  /* backward */
 
     /* vqvae.vq:29:16 relu - (backward) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
     }
+    PROF_ADD(25, 1);  /* backward */
     {
         const float *x = (A + (size_t)360448 * MB);  /* (B, 256, 8, 8) */
         const float *dy = (A + (size_t)65536 * MB);
@@ -773,8 +915,10 @@ static int model_backward(vq_model *m) {
             dx[i] += g;
         }
     }
+    PROF_ADD(25, 1);  /* backward */
 
     /* vqvae.vq:30:9 conv2d decoder.res.0.conv2 (backward; fused: add) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         memset((A + (size_t)98304 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%21 (B, 256, 8, 8), first written here */
         memset((A + (size_t)65536 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%18 (B, 256, 8, 8), first written here */
@@ -789,14 +933,18 @@ static int model_backward(vq_model *m) {
             dr[i] += dy[i];
         }
     }
+    PROF_ADD(23, 1);  /* backward */
     {
         vq_conv2d_shape s = decoder_res_0_conv2_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 3160128), (G + 3225664), (A + (size_t)81920 * MB), (A + (size_t)344064 * MB), &s, S);
+        PROF_ADD(24, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)98304 * MB), (A + (size_t)81920 * MB), (P + 3160128), &s, S);
     }
+    PROF_ADD(23, 1);  /* backward */
 
     /* vqvae.vq:29:9 conv2d decoder.res.0.conv1 (backward; fused: relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         memset((A + (size_t)81920 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%19 (B, 256, 8, 8), first written here */
     }
@@ -810,16 +958,21 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(21, 1);  /* backward */
     {
         vq_conv2d_shape s = decoder_res_0_conv1_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 2570048), (G + 3159872), (A + (size_t)98304 * MB), (A + (size_t)327680 * MB), &s, S);
+        PROF_ADD(22, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)81920 * MB), (A + (size_t)98304 * MB), (P + 2570048), &s, S);
     }
+    PROF_ADD(21, 1);  /* backward */
 
     /* vqvae.vq:29:16 relu - (backward) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
     }
+    PROF_ADD(20, 1);  /* backward */
     {
         const float *x = (A + (size_t)311296 * MB);  /* (B, 256, 8, 8) */
         const float *dy = (A + (size_t)81920 * MB);
@@ -836,22 +989,29 @@ static int model_backward(vq_model *m) {
             dx[i] += g;
         }
     }
+    PROF_ADD(20, 1);  /* backward */
 
     /* vqvae.vq:55:9 conv2d decoder.proj (backward) (B, 64, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         memset((A + (size_t)81920 * MB), 0, sizeof(float) * ((size_t)B * 4096));  /* d%16 (B, 64, 8, 8), first written here */
     }
+    PROF_ADD(18, 1);  /* backward */
     {
         vq_conv2d_shape s = decoder_proj_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 2422336), (G + 2569792), (A + (size_t)65536 * MB), (A + (size_t)446464 * MB), &s, S);
+        PROF_ADD(19, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)81920 * MB), (A + (size_t)65536 * MB), (P + 2422336), &s, S);
     }
+    PROF_ADD(18, 1);  /* backward */
 
     /* vqvae.vq:49:11 quantize - (backward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
+    PROF_START();
     {
         memset((A + (size_t)65536 * MB), 0, sizeof(float) * ((size_t)B * 4096));  /* d%15 (B, 64, 8, 8), first written here */
     }
+    PROF_ADD(17, 1);  /* backward */
     {
         const int H = 8, W = 8;
         vq_codebook_grads gr;
@@ -860,19 +1020,25 @@ static int model_backward(vq_model *m) {
         int rc = vq_quantize_backward(&gr, (A + (size_t)65536 * MB), (A + (size_t)81920 * MB), (A + (size_t)442368 * MB), (const int32_t *)(A + (size_t)456704 * MB), &m->cb[0], B, H, W, (float)CODEBOOK_WEIGHT);
         if (rc) return rc;
     }
+    PROF_ADD(17, 1);  /* backward */
 
     /* vqvae.vq:48:9 conv2d encoder.proj (backward) (B, 256, 8, 8) -> (B, 64, 8, 8) */
+    PROF_START();
     {
         memset((A + (size_t)81920 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%14 (B, 256, 8, 8), first written here */
     }
+    PROF_ADD(15, 1);  /* backward */
     {
         vq_conv2d_shape s = encoder_proj_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 2405888), (G + 2422272), (A + (size_t)65536 * MB), (A + (size_t)294912 * MB), &s, S);
+        PROF_ADD(16, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)81920 * MB), (A + (size_t)65536 * MB), (P + 2405888), &s, S);
     }
+    PROF_ADD(15, 1);  /* backward */
 
     /* vqvae.vq:30:9 conv2d encoder.res.1.conv2 (backward; fused: add, relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         memset((A + (size_t)98304 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%11 (B, 256, 8, 8), first written here */
         memset((A + (size_t)65536 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%8 (B, 256, 8, 8), first written here */
@@ -889,14 +1055,18 @@ static int model_backward(vq_model *m) {
             dr[i] += dy[i];
         }
     }
+    PROF_ADD(13, 1);  /* backward */
     {
         vq_conv2d_shape s = encoder_res_1_conv2_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 2340096), (G + 2405632), (A + (size_t)81920 * MB), (A + (size_t)278528 * MB), &s, S);
+        PROF_ADD(14, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)98304 * MB), (A + (size_t)81920 * MB), (P + 2340096), &s, S);
     }
+    PROF_ADD(13, 1);  /* backward */
 
     /* vqvae.vq:29:9 conv2d encoder.res.1.conv1 (backward; fused: relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         memset((A + (size_t)81920 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%9 (B, 256, 8, 8), first written here */
     }
@@ -910,16 +1080,21 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(11, 1);  /* backward */
     {
         vq_conv2d_shape s = encoder_res_1_conv1_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 1750016), (G + 2339840), (A + (size_t)98304 * MB), (A + (size_t)262144 * MB), &s, S);
+        PROF_ADD(12, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)81920 * MB), (A + (size_t)98304 * MB), (P + 1750016), &s, S);
     }
+    PROF_ADD(11, 1);  /* backward */
 
     /* vqvae.vq:29:16 relu - (backward) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
     }
+    PROF_ADD(10, 1);  /* backward */
     {
         const float *x = (A + (size_t)245760 * MB);  /* (B, 256, 8, 8) */
         const float *dy = (A + (size_t)81920 * MB);
@@ -936,8 +1111,10 @@ static int model_backward(vq_model *m) {
             dx[i] += g;
         }
     }
+    PROF_ADD(10, 1);  /* backward */
 
     /* vqvae.vq:30:9 conv2d encoder.res.0.conv2 (backward; fused: add) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         memset((A + (size_t)81920 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%6 (B, 256, 8, 8), first written here */
         memset((A + (size_t)131072 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%3 (B, 256, 8, 8), first written here */
@@ -952,14 +1129,18 @@ static int model_backward(vq_model *m) {
             dr[i] += dy[i];
         }
     }
+    PROF_ADD(8, 1);  /* backward */
     {
         vq_conv2d_shape s = encoder_res_0_conv2_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 1684224), (G + 1749760), (A + (size_t)65536 * MB), (A + (size_t)229376 * MB), &s, S);
+        PROF_ADD(9, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)81920 * MB), (A + (size_t)65536 * MB), (P + 1684224), &s, S);
     }
+    PROF_ADD(8, 1);  /* backward */
 
     /* vqvae.vq:29:9 conv2d encoder.res.0.conv1 (backward; fused: relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         memset((A + (size_t)65536 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%4 (B, 256, 8, 8), first written here */
     }
@@ -973,16 +1154,21 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(6, 1);  /* backward */
     {
         vq_conv2d_shape s = encoder_res_0_conv1_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 1094144), (G + 1683968), (A + (size_t)81920 * MB), (A + (size_t)212992 * MB), &s, S);
+        PROF_ADD(7, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)65536 * MB), (A + (size_t)81920 * MB), (P + 1094144), &s, S);
     }
+    PROF_ADD(6, 1);  /* backward */
 
     /* vqvae.vq:29:16 relu - (backward) (B, 256, 8, 8) -> (B, 256, 8, 8) */
+    PROF_START();
     {
     }
+    PROF_ADD(5, 1);  /* backward */
     {
         const float *x = (A + (size_t)196608 * MB);  /* (B, 256, 8, 8) */
         const float *dy = (A + (size_t)65536 * MB);
@@ -999,19 +1185,25 @@ static int model_backward(vq_model *m) {
             dx[i] += g;
         }
     }
+    PROF_ADD(5, 1);  /* backward */
 
     /* vqvae.vq:44:9 conv2d encoder.conv2 (backward) (B, 256, 16, 16) -> (B, 256, 8, 8) */
+    PROF_START();
     {
         memset((A + (size_t)65536 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%2 (B, 256, 16, 16), first written here */
     }
+    PROF_ADD(3, 1);  /* backward */
     {
         vq_conv2d_shape s = encoder_conv2_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 45312), (G + 1093888), (A + (size_t)131072 * MB), (A + (size_t)0 * MB), &s, S);
+        PROF_ADD(4, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)65536 * MB), (A + (size_t)131072 * MB), (P + 45312), &s, S);
     }
+    PROF_ADD(3, 1);  /* backward */
 
     /* vqvae.vq:43:9 conv2d encoder.conv1 (backward; fused: relu) (B, 3, 32, 32) -> (B, 256, 16, 16) */
+    PROF_START();
     {
     }
     {
@@ -1024,11 +1216,14 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(1, 1);  /* backward */
     {
         vq_conv2d_shape s = encoder_conv1_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 32768), (G + 45056), (A + (size_t)65536 * MB), (A + (size_t)450560 * MB), &s, S);
+        PROF_ADD(2, 1);  /* backward-weight */
     }
+    PROF_ADD(1, 1);  /* backward */
     m->trained = 0;  /* backward reused forward buffers: the next backward needs a new forward */
     return 0;
 }
@@ -1038,16 +1233,21 @@ static int model_forward(vq_model *m, const float *x, int B, vq_mode mode, vq_rn
     if (mode == VQ_MODE_TRAIN && !rng) return vq_fail(VQ_ERR_ARG, "vqvae: TRAIN forward needs an rng");
     m->B = B;
     m->trained = 0;
+    PROF_START();
     for (int c = 0; c < N_CODEBOOKS; c++) cb_pull(m, c);
     memcpy(XIN(m), x, sizeof(float) * (size_t)B * 3072);
+    PROF_ADD(0, 0);  /* input */
     int rc = run_encoder(m, B, mode, rng);
     if (!rc) rc = run_decoder(m, B, mode, rng);
     if (rc) return rc;
+    PROF_START();
     /* loss: total = 1 * l2(x_hat, x) + 1 * sum of the quantizers' losses */
     vq_l2_loss_forward(&m->loss[1], RECON(m), XIN(m), (size_t)B * 3072);
     double q = 0.0;
     for (int c = 0; c < N_CODEBOOKS; c++) q += m->loss[LOSS_Q + c];
     m->loss[0] = (float)(REC_WEIGHT * m->loss[1] + CODEBOOK_WEIGHT * q);
+    m->have_xhat = 1;
+    PROF_ADD(34, 0);  /* loss forward */
     m->trained = mode == VQ_MODE_TRAIN;
     return 0;
 }
@@ -1133,13 +1333,17 @@ static const vq_model_desc desc = {
     .n_codebooks = N_CODEBOOKS,
     .optimizers = (const vq_optim_desc[]){OPTIM0},
     .n_optimizers = 1,
-    .losses = {"l2", REC_WEIGHT, CODEBOOK_WEIGHT, 0, 0, 1, 1, "hinge"},
+    .losses = {"l2", REC_WEIGHT, CODEBOOK_WEIGHT, 0, 0, 1, 1, "hinge", 0, ""},
     .train = {128, 250000, 0ull, 0, 0},
     .loss_names = loss_names,
     .n_losses = N_LOSSES,
     .flops_forward = 642423808,
     .flops_train = 1927271424,  /* forward + backward (about 2x forward) */
     .arena_bytes = model_arena_bytes,
+    .n_ops = N_OPS,
+    .op_names = op_names,
+    .profile = model_profile,
+    .op_seconds = model_op_seconds,
     .create = model_create,
     .destroy = model_destroy,
     .params = model_params,
@@ -1156,6 +1360,13 @@ static const vq_model_desc desc = {
     .encode = model_encode,
     .decode = model_decode,
     .after_step = model_after_step,
+    .has_disc = 0,
+    .disc_optimizer = -1,
+    .disc_logits_per_image = 0,
+    .adversarial = model_adversarial,
+    .disc_step = model_disc_step,
+    .discriminate = model_discriminate,
+    .set_lpips = model_set_lpips,
 };
 
 const vq_model_desc *vqvae_desc(void) { return &desc; }

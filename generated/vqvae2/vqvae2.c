@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "lpips.h"
 #include "model_desc.h"
+#include "timing.h"   /* vq_time_now: the per-op profiler's clock */
 #include "quantizer.h"
 #include "vqvae2.h"
 
@@ -24,7 +26,10 @@
 #define ARENA_FIXED ((size_t)0)
 #define N_CODEBOOKS 2
 #define N_LOSSES 4
-#define LOSS_Q 2   /* loss[LOSS_Q + c]: codebook c's loss */
+/* loss[] slots (loss_names order); loss[LOSS_Q + c] is codebook c's loss */
+#define LOSS_Q 2
+#define LOSS_REC 1
+#define PERCEPTUAL_WEIGHT 0
 #define REC_WEIGHT 1
 #define CODEBOOK_WEIGHT 0.25
 
@@ -133,6 +138,88 @@ static const vq_codebook_desc codebooks[2] = {
     {"quantize_b", 512, 64, 64, 64, 3, NULL, 1},
 };
 
+/* Per-op profiling for `bench` (model_desc.h n_ops, op_names, profile, op_seconds): rows in
+ * schedule order; a conv's "weight grad" row holds its backward-weight call alone. Off, each
+ * mark is one branch; on, the calling thread reads the monotonic clock around whole blocks,
+ * OpenMP loops inside included. PROF_ADD adds the time since the last mark and marks again. */
+#define N_OPS 72
+#define PROF_START() do { if (m->prof_on) m->prof_t = vq_time_now(); } while (0)
+#define PROF_ADD(op, dir) do { if (m->prof_on) { const double prof_now_ = vq_time_now(); m->prof[op][dir] += prof_now_ - m->prof_t; m->prof_t = prof_now_; } } while (0)
+static const char *const op_names[N_OPS] = {
+    "x (input)",
+    "enc_b.blocks.0 (conv2d+relu)",
+    "enc_b.blocks.0 (conv2d, weight grad)",
+    "enc_b.blocks.2 (conv2d+relu)",
+    "enc_b.blocks.2 (conv2d, weight grad)",
+    "enc_b.blocks.4 (conv2d)",
+    "enc_b.blocks.4 (conv2d, weight grad)",
+    "enc_b.blocks.5.conv (relu)",
+    "enc_b.blocks.5.conv.1 (conv2d+relu)",
+    "enc_b.blocks.5.conv.1 (conv2d, weight grad)",
+    "enc_b.blocks.5.conv.3 (conv2d+add)",
+    "enc_b.blocks.5.conv.3 (conv2d, weight grad)",
+    "enc_b.blocks.6.conv (relu)",
+    "enc_b.blocks.6.conv.1 (conv2d+relu)",
+    "enc_b.blocks.6.conv.1 (conv2d, weight grad)",
+    "enc_b.blocks.6.conv.3 (conv2d+add+relu)",
+    "enc_b.blocks.6.conv.3 (conv2d, weight grad)",
+    "enc_t.blocks.0 (conv2d+relu)",
+    "enc_t.blocks.0 (conv2d, weight grad)",
+    "enc_t.blocks.2 (conv2d)",
+    "enc_t.blocks.2 (conv2d, weight grad)",
+    "enc_t.blocks.3.conv (relu)",
+    "enc_t.blocks.3.conv.1 (conv2d+relu)",
+    "enc_t.blocks.3.conv.1 (conv2d, weight grad)",
+    "enc_t.blocks.3.conv.3 (conv2d+add)",
+    "enc_t.blocks.3.conv.3 (conv2d, weight grad)",
+    "enc_t.blocks.4.conv (relu)",
+    "enc_t.blocks.4.conv.1 (conv2d+relu)",
+    "enc_t.blocks.4.conv.1 (conv2d, weight grad)",
+    "enc_t.blocks.4.conv.3 (conv2d+add+relu)",
+    "enc_t.blocks.4.conv.3 (conv2d, weight grad)",
+    "quantize_conv_t (conv2d)",
+    "quantize_conv_t (conv2d, weight grad)",
+    "quantize_t (quantize)",
+    "dec_t.blocks.0 (conv2d)",
+    "dec_t.blocks.0 (conv2d, weight grad)",
+    "dec_t.blocks.1.conv (relu)",
+    "dec_t.blocks.1.conv.1 (conv2d+relu)",
+    "dec_t.blocks.1.conv.1 (conv2d, weight grad)",
+    "dec_t.blocks.1.conv.3 (conv2d+add)",
+    "dec_t.blocks.1.conv.3 (conv2d, weight grad)",
+    "dec_t.blocks.2.conv (relu)",
+    "dec_t.blocks.2.conv.1 (conv2d+relu)",
+    "dec_t.blocks.2.conv.1 (conv2d, weight grad)",
+    "dec_t.blocks.2.conv.3 (conv2d+add+relu)",
+    "dec_t.blocks.2.conv.3 (conv2d, weight grad)",
+    "dec_t.blocks.4 (conv_transpose2d)",
+    "dec_t.blocks.4 (conv_transpose2d, weight grad)",
+    "vqvae2.vq:70 (concat)",
+    "quantize_conv_b (conv2d)",
+    "quantize_conv_b (conv2d, weight grad)",
+    "quantize_b (quantize)",
+    "upsample_t (conv_transpose2d)",
+    "upsample_t (conv_transpose2d, weight grad)",
+    "dec.blocks (concat)",
+    "dec.blocks.0 (conv2d)",
+    "dec.blocks.0 (conv2d, weight grad)",
+    "dec.blocks.1.conv (relu)",
+    "dec.blocks.1.conv.1 (conv2d+relu)",
+    "dec.blocks.1.conv.1 (conv2d, weight grad)",
+    "dec.blocks.1.conv.3 (conv2d+add)",
+    "dec.blocks.1.conv.3 (conv2d, weight grad)",
+    "dec.blocks.2.conv (relu)",
+    "dec.blocks.2.conv.1 (conv2d+relu)",
+    "dec.blocks.2.conv.1 (conv2d, weight grad)",
+    "dec.blocks.2.conv.3 (conv2d+add+relu)",
+    "dec.blocks.2.conv.3 (conv2d, weight grad)",
+    "dec.blocks.4 (conv_transpose2d+relu)",
+    "dec.blocks.4 (conv_transpose2d, weight grad)",
+    "dec.blocks.6 (conv_transpose2d)",
+    "dec.blocks.6 (conv_transpose2d, weight grad)",
+    "rec (l2_loss)",
+};
+
 struct vq_model {
     int max_b;                 /* MB: the arena holds this many images */
     int B;                     /* batch of the last forward */
@@ -146,7 +233,18 @@ struct vq_model {
     float *cb_dtmp[2];         /* (K, D) gradient in the codebook's layout, rosinality naming */
     char state_names[2][8][96];
     int64_t state_shapes[2][8][2];
+    int have_xhat;                /* a forward ran: XIN and RECON hold x and x_hat */
+    int prof_on;                /* bench: per-op timing on (model_profile) */
+    double prof_t;             /* vq_time_now() at the last profiling mark */
+    double prof[N_OPS][2];     /* (N_OPS, 2) seconds: forward, backward, op_names order */
 };
+
+/* enable 1: zero the table and time every op from now on; 0: stop (the table stays). */
+static void model_profile(vq_model *m, int enable) {
+    if (enable) memset(m->prof, 0, sizeof m->prof);
+    m->prof_on = enable != 0;
+}
+static const double *model_op_seconds(vq_model *m) { return &m->prof[0][0]; }
 
 #define XIN(m) ((m)->act + (size_t)11010048 * (size_t)(m)->max_b)   /* x (B, 3, 256, 256) */
 #define RECON(m) ((m)->act + (size_t)11206656 * (size_t)(m)->max_b)   /* x_hat (B, 3, 256, 256) */
@@ -500,6 +598,11 @@ static int model_create(vq_model **out, int max_b) {
             return rc;
         }
     }
+    rc = 0;
+    if (rc) {
+        model_destroy(m);
+        return vq_fail(VQ_ERR_NOMEM, "vqvae2: out of memory for batch %d", max_b);
+    }
     *out = m;
     return 0;
 }
@@ -562,6 +665,7 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     (void)A; (void)MB; (void)F; (void)S; (void)P; (void)BU; (void)mode; (void)rng; (void)B;
 
     /* vqvae2.vq:20:9 conv2d enc_b.blocks.0 (forward; fused: relu) (B, 3, 256, 256) -> (B, 64, 128, 128) */
+    PROF_START();
     {
         vq_conv2d_shape s = enc_b_blocks_0_shape;
         s.B = B;
@@ -578,8 +682,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(1, 0);  /* forward */
 
     /* vqvae2.vq:24:13 conv2d enc_b.blocks.2 (forward; fused: relu) (B, 64, 128, 128) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         vq_conv2d_shape s = enc_b_blocks_2_shape;
         s.B = B;
@@ -596,15 +702,19 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(3, 0);  /* forward */
 
     /* vqvae2.vq:28:9 conv2d enc_b.blocks.4 (forward) (B, 128, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         vq_conv2d_shape s = enc_b_blocks_4_shape;
         s.B = B;
         vq_conv2d_forward((A + (size_t)4456448 * MB), (A + (size_t)3932160 * MB), (P + 134336), (P + 281792), &s, S);
     }
+    PROF_ADD(5, 0);  /* forward */
 
     /* vqvae2.vq:10:16 relu - (forward) (B, 128, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         const float *x = (A + (size_t)4456448 * MB);  /* (B, 128, 64, 64) */
         float *y = (A + (size_t)4980736 * MB);
@@ -616,8 +726,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v1;
         }
     }
+    PROF_ADD(7, 0);  /* forward */
 
     /* vqvae2.vq:10:9 conv2d enc_b.blocks.5.conv.1 (forward; fused: relu) (B, 128, 64, 64) -> (B, 32, 64, 64) */
+    PROF_START();
     {
         vq_conv2d_shape s = enc_b_blocks_5_conv_1_shape;
         s.B = B;
@@ -634,8 +746,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(8, 0);  /* forward */
 
     /* vqvae2.vq:11:9 conv2d enc_b.blocks.5.conv.3 (forward; fused: add) (B, 32, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         vq_conv2d_shape s = enc_b_blocks_5_conv_3_shape;
         s.B = B;
@@ -652,8 +766,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(10, 0);  /* forward */
 
     /* vqvae2.vq:10:16 relu - (forward) (B, 128, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         const float *x = (A + (size_t)5505024 * MB);  /* (B, 128, 64, 64) */
         float *y = (A + (size_t)6029312 * MB);
@@ -665,8 +781,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v1;
         }
     }
+    PROF_ADD(12, 0);  /* forward */
 
     /* vqvae2.vq:10:9 conv2d enc_b.blocks.6.conv.1 (forward; fused: relu) (B, 128, 64, 64) -> (B, 32, 64, 64) */
+    PROF_START();
     {
         vq_conv2d_shape s = enc_b_blocks_6_conv_1_shape;
         s.B = B;
@@ -683,8 +801,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(13, 0);  /* forward */
 
     /* vqvae2.vq:11:9 conv2d enc_b.blocks.6.conv.3 (forward; fused: add, relu) (B, 32, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         vq_conv2d_shape s = enc_b_blocks_6_conv_3_shape;
         s.B = B;
@@ -702,8 +822,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(15, 0);  /* forward */
 
     /* vqvae2.vq:20:9 conv2d enc_t.blocks.0 (forward; fused: relu) (B, 128, 64, 64) -> (B, 64, 32, 32) */
+    PROF_START();
     {
         vq_conv2d_shape s = enc_t_blocks_0_shape;
         s.B = B;
@@ -720,15 +842,19 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(17, 0);  /* forward */
 
     /* vqvae2.vq:28:9 conv2d enc_t.blocks.2 (forward) (B, 64, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
         vq_conv2d_shape s = enc_t_blocks_2_shape;
         s.B = B;
         vq_conv2d_forward((A + (size_t)11665408 * MB), (A + (size_t)13238272 * MB), (P + 495296), (P + 569024), &s, S);
     }
+    PROF_ADD(19, 0);  /* forward */
 
     /* vqvae2.vq:10:16 relu - (forward) (B, 128, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
         const float *x = (A + (size_t)11665408 * MB);  /* (B, 128, 32, 32) */
         float *y = (A + (size_t)11796480 * MB);
@@ -740,8 +866,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v1;
         }
     }
+    PROF_ADD(21, 0);  /* forward */
 
     /* vqvae2.vq:10:9 conv2d enc_t.blocks.3.conv.1 (forward; fused: relu) (B, 128, 32, 32) -> (B, 32, 32, 32) */
+    PROF_START();
     {
         vq_conv2d_shape s = enc_t_blocks_3_conv_1_shape;
         s.B = B;
@@ -758,8 +886,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(22, 0);  /* forward */
 
     /* vqvae2.vq:11:9 conv2d enc_t.blocks.3.conv.3 (forward; fused: add) (B, 32, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
         vq_conv2d_shape s = enc_t_blocks_3_conv_3_shape;
         s.B = B;
@@ -776,8 +906,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(24, 0);  /* forward */
 
     /* vqvae2.vq:10:16 relu - (forward) (B, 128, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
         const float *x = (A + (size_t)11927552 * MB);  /* (B, 128, 32, 32) */
         float *y = (A + (size_t)12058624 * MB);
@@ -789,8 +921,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v1;
         }
     }
+    PROF_ADD(26, 0);  /* forward */
 
     /* vqvae2.vq:10:9 conv2d enc_t.blocks.4.conv.1 (forward; fused: relu) (B, 128, 32, 32) -> (B, 32, 32, 32) */
+    PROF_START();
     {
         vq_conv2d_shape s = enc_t_blocks_4_conv_1_shape;
         s.B = B;
@@ -807,8 +941,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(27, 0);  /* forward */
 
     /* vqvae2.vq:11:9 conv2d enc_t.blocks.4.conv.3 (forward; fused: add, relu) (B, 32, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
         vq_conv2d_shape s = enc_t_blocks_4_conv_3_shape;
         s.B = B;
@@ -826,15 +962,19 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(29, 0);  /* forward */
 
     /* vqvae2.vq:66:9 conv2d quantize_conv_t (forward) (B, 128, 32, 32) -> (B, 64, 32, 32) */
+    PROF_START();
     {
         vq_conv2d_shape s = quantize_conv_t_shape;
         s.B = B;
         vq_conv2d_forward((A + (size_t)13303808 * MB), (A + (size_t)12189696 * MB), (P + 651392), (P + 659584), &s, S);
     }
+    PROF_ADD(31, 0);  /* forward */
 
     /* vqvae2.vq:67:11 quantize - (forward) (B, 64, 32, 32) -> (B, 64, 32, 32) */
+    PROF_START();
     {
         vq_codebook *cb = &m->cb[0];  /* quantize_t: K = 512, D = 64 */
         const int H = 32, W = 32;
@@ -847,15 +987,19 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
         int rc = vq_quantize_forward((int32_t *)(A + (size_t)13570048 * MB), (A + (size_t)13369344 * MB), &m->loss[LOSS_Q + 0], (A + (size_t)13303808 * MB), cb, B, H, W);
         if (rc) return rc;
     }
+    PROF_ADD(33, 0);  /* forward */
 
     /* vqvae2.vq:40:9 conv2d dec_t.blocks.0 (forward) (B, 64, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
         vq_conv2d_shape s = dec_t_blocks_0_shape;
         s.B = B;
         vq_conv2d_forward((A + (size_t)12320768 * MB), (A + (size_t)13369344 * MB), (P + 659648), (P + 733376), &s, S);
     }
+    PROF_ADD(34, 0);  /* forward */
 
     /* vqvae2.vq:10:16 relu - (forward) (B, 128, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
         const float *x = (A + (size_t)12320768 * MB);  /* (B, 128, 32, 32) */
         float *y = (A + (size_t)12451840 * MB);
@@ -867,8 +1011,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v1;
         }
     }
+    PROF_ADD(36, 0);  /* forward */
 
     /* vqvae2.vq:10:9 conv2d dec_t.blocks.1.conv.1 (forward; fused: relu) (B, 128, 32, 32) -> (B, 32, 32, 32) */
+    PROF_START();
     {
         vq_conv2d_shape s = dec_t_blocks_1_conv_1_shape;
         s.B = B;
@@ -885,8 +1031,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(37, 0);  /* forward */
 
     /* vqvae2.vq:11:9 conv2d dec_t.blocks.1.conv.3 (forward; fused: add) (B, 32, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
         vq_conv2d_shape s = dec_t_blocks_1_conv_3_shape;
         s.B = B;
@@ -903,8 +1051,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(39, 0);  /* forward */
 
     /* vqvae2.vq:10:16 relu - (forward) (B, 128, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
         const float *x = (A + (size_t)12582912 * MB);  /* (B, 128, 32, 32) */
         float *y = (A + (size_t)12713984 * MB);
@@ -916,8 +1066,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v1;
         }
     }
+    PROF_ADD(41, 0);  /* forward */
 
     /* vqvae2.vq:10:9 conv2d dec_t.blocks.2.conv.1 (forward; fused: relu) (B, 128, 32, 32) -> (B, 32, 32, 32) */
+    PROF_START();
     {
         vq_conv2d_shape s = dec_t_blocks_2_conv_1_shape;
         s.B = B;
@@ -934,8 +1086,10 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(42, 0);  /* forward */
 
     /* vqvae2.vq:11:9 conv2d dec_t.blocks.2.conv.3 (forward; fused: add, relu) (B, 32, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
         vq_conv2d_shape s = dec_t_blocks_2_conv_3_shape;
         s.B = B;
@@ -953,29 +1107,37 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(44, 0);  /* forward */
 
     /* vqvae2.vq:51:12 conv_transpose2d dec_t.blocks.4 (forward) (B, 128, 32, 32) -> (B, 64, 64, 64) */
+    PROF_START();
     {
         vq_conv_transpose2d_shape s = dec_t_blocks_4_shape;
         s.B = B;
         vq_conv_transpose2d_forward((A + (size_t)1048576 * MB), (A + (size_t)12845056 * MB), (P + 815744), (P + 946816), &s, S);
     }
+    PROF_ADD(46, 0);  /* forward */
 
     /* vqvae2.vq:70:16 concat - (forward) (B, 64, 64, 64) -> (B, 192, 64, 64) */
+    PROF_START();
     {
         static const int Cs[2] = {64, 128};
         const float *const xs[2] = {(A + (size_t)1048576 * MB), (A + (size_t)6553600 * MB)};
         vq_concat_channels_forward((A + (size_t)3145728 * MB), xs, Cs, 2, B, 4096);
     }
+    PROF_ADD(48, 0);  /* forward */
 
     /* vqvae2.vq:70:9 conv2d quantize_conv_b (forward) (B, 192, 64, 64) -> (B, 64, 64, 64) */
+    PROF_START();
     {
         vq_conv2d_shape s = quantize_conv_b_shape;
         s.B = B;
         vq_conv2d_forward((A + (size_t)10747904 * MB), (A + (size_t)3145728 * MB), (P + 946880), (P + 959168), &s, S);
     }
+    PROF_ADD(49, 0);  /* forward */
 
     /* vqvae2.vq:71:11 quantize - (forward) (B, 64, 64, 64) -> (B, 64, 64, 64) */
+    PROF_START();
     {
         vq_codebook *cb = &m->cb[1];  /* quantize_b: K = 512, D = 64 */
         const int H = 64, W = 64;
@@ -988,6 +1150,7 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
         int rc = vq_quantize_forward((int32_t *)(A + (size_t)13565952 * MB), (A + (size_t)1048576 * MB), &m->loss[LOSS_Q + 1], (A + (size_t)10747904 * MB), cb, B, H, W);
         if (rc) return rc;
     }
+    PROF_ADD(51, 0);  /* forward */
     return 0;
 }
 
@@ -1000,27 +1163,34 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     (void)A; (void)MB; (void)F; (void)S; (void)P; (void)BU; (void)mode; (void)rng; (void)B;
 
     /* vqvae2.vq:77:10 conv_transpose2d upsample_t (forward) (B, 64, 32, 32) -> (B, 64, 64, 64) */
+    PROF_START();
     {
         vq_conv_transpose2d_shape s = upsample_t_shape;
         s.B = B;
         vq_conv_transpose2d_forward((A + (size_t)1310720 * MB), (A + (size_t)13369344 * MB), (P + 959232), (P + 1024768), &s, S);
     }
+    PROF_ADD(52, 0);  /* forward */
 
     /* vqvae2.vq:78:20 concat - (forward) (B, 64, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         static const int Cs[2] = {64, 64};
         const float *const xs[2] = {(A + (size_t)1310720 * MB), (A + (size_t)1048576 * MB)};
         vq_concat_channels_forward((A + (size_t)7077888 * MB), xs, Cs, 2, B, 4096);
     }
+    PROF_ADD(54, 0);  /* forward */
 
     /* vqvae2.vq:40:9 conv2d dec.blocks.0 (forward) (B, 128, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         vq_conv2d_shape s = dec_blocks_0_shape;
         s.B = B;
         vq_conv2d_forward((A + (size_t)7602176 * MB), (A + (size_t)7077888 * MB), (P + 1024832), (P + 1172288), &s, S);
     }
+    PROF_ADD(55, 0);  /* forward */
 
     /* vqvae2.vq:10:16 relu - (forward) (B, 128, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         const float *x = (A + (size_t)7602176 * MB);  /* (B, 128, 64, 64) */
         float *y = (A + (size_t)8126464 * MB);
@@ -1032,8 +1202,10 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v1;
         }
     }
+    PROF_ADD(57, 0);  /* forward */
 
     /* vqvae2.vq:10:9 conv2d dec.blocks.1.conv.1 (forward; fused: relu) (B, 128, 64, 64) -> (B, 32, 64, 64) */
+    PROF_START();
     {
         vq_conv2d_shape s = dec_blocks_1_conv_1_shape;
         s.B = B;
@@ -1050,8 +1222,10 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(58, 0);  /* forward */
 
     /* vqvae2.vq:11:9 conv2d dec.blocks.1.conv.3 (forward; fused: add) (B, 32, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         vq_conv2d_shape s = dec_blocks_1_conv_3_shape;
         s.B = B;
@@ -1068,8 +1242,10 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(60, 0);  /* forward */
 
     /* vqvae2.vq:10:16 relu - (forward) (B, 128, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         const float *x = (A + (size_t)8650752 * MB);  /* (B, 128, 64, 64) */
         float *y = (A + (size_t)9175040 * MB);
@@ -1081,8 +1257,10 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v1;
         }
     }
+    PROF_ADD(62, 0);  /* forward */
 
     /* vqvae2.vq:10:9 conv2d dec.blocks.2.conv.1 (forward; fused: relu) (B, 128, 64, 64) -> (B, 32, 64, 64) */
+    PROF_START();
     {
         vq_conv2d_shape s = dec_blocks_2_conv_1_shape;
         s.B = B;
@@ -1099,8 +1277,10 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(63, 0);  /* forward */
 
     /* vqvae2.vq:11:9 conv2d dec.blocks.2.conv.3 (forward; fused: add, relu) (B, 32, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         vq_conv2d_shape s = dec_blocks_2_conv_3_shape;
         s.B = B;
@@ -1118,8 +1298,10 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(65, 0);  /* forward */
 
     /* vqvae2.vq:47:13 conv_transpose2d dec.blocks.4 (forward; fused: relu) (B, 128, 64, 64) -> (B, 64, 128, 128) */
+    PROF_START();
     {
         vq_conv_transpose2d_shape s = dec_blocks_4_shape;
         s.B = B;
@@ -1136,14 +1318,35 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
             y[i] = v;
         }
     }
+    PROF_ADD(67, 0);  /* forward */
 
     /* vqvae2.vq:51:12 conv_transpose2d dec.blocks.6 (forward) (B, 64, 128, 128) -> (B, 3, 256, 256) */
+    PROF_START();
     {
         vq_conv_transpose2d_shape s = dec_blocks_6_shape;
         s.B = B;
         vq_conv_transpose2d_forward((A + (size_t)11206656 * MB), (A + (size_t)1048576 * MB), (P + 1385792), (P + 1388864), &s, S);
     }
+    PROF_ADD(69, 0);  /* forward */
     return 0;
+}
+
+static int model_set_lpips(vq_model *m, const char *path) {
+    (void)m; (void)path;
+    return vq_fail(VQ_ERR_ARG, "vqvae2: the loss section has no perceptual term (perceptual_weight 0)");
+}
+
+static int model_adversarial(vq_model *m, float disc_factor) {
+    (void)m; (void)disc_factor;
+    return vq_fail(VQ_ERR_UNSUPPORTED, "vqvae2 has no discriminator");
+}
+static int model_disc_step(vq_model *m, float disc_factor) {
+    (void)m; (void)disc_factor;
+    return vq_fail(VQ_ERR_UNSUPPORTED, "vqvae2 has no discriminator");
+}
+static int model_discriminate(vq_model *m, const float **logits, const float *x, int B, vq_mode mode) {
+    (void)m; (void)logits; (void)x; (void)B; (void)mode;
+    return vq_fail(VQ_ERR_UNSUPPORTED, "vqvae2 has no discriminator");
 }
 
 static int model_backward(vq_model *m) {
@@ -1157,23 +1360,30 @@ static int model_backward(vq_model *m) {
     (void)A; (void)MB; (void)F; (void)S; (void)P; (void)G; (void)BU;
 
     /* loss (backward): d x_hat = 1 * d l2(x_hat, x) */
+    PROF_START();
     {
         memset((A + (size_t)10223616 * MB), 0, sizeof(float) * ((size_t)B * 196608));  /* d%67 (B, 3, 256, 256), first written here */
         vq_l2_loss_backward((A + (size_t)10223616 * MB), (A + (size_t)11206656 * MB), (A + (size_t)11010048 * MB), ((size_t)B * 196608), (float)REC_WEIGHT);
     }
+    PROF_ADD(71, 1);  /* loss backward */
 
     /* vqvae2.vq:51:12 conv_transpose2d dec.blocks.6 (backward) (B, 64, 128, 128) -> (B, 3, 256, 256) */
+    PROF_START();
     {
         memset((A + (size_t)2097152 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%66 (B, 64, 128, 128), first written here */
     }
+    PROF_ADD(69, 1);  /* backward */
     {
         vq_conv_transpose2d_shape s = dec_blocks_6_shape;
         s.B = B;
         vq_conv_transpose2d_backward_weight((G + 1385792), (G + 1388864), (A + (size_t)10223616 * MB), (A + (size_t)1048576 * MB), &s, S);
+        PROF_ADD(70, 1);  /* backward-weight */
         vq_conv_transpose2d_backward_data((A + (size_t)2097152 * MB), (A + (size_t)10223616 * MB), (P + 1385792), &s, S);
     }
+    PROF_ADD(69, 1);  /* backward */
 
     /* vqvae2.vq:47:13 conv_transpose2d dec.blocks.4 (backward; fused: relu) (B, 128, 64, 64) -> (B, 64, 128, 128) */
+    PROF_START();
     {
         memset((A + (size_t)10223616 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%64 (B, 128, 64, 64), first written here */
     }
@@ -1187,14 +1397,18 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(67, 1);  /* backward */
     {
         vq_conv_transpose2d_shape s = dec_blocks_4_shape;
         s.B = B;
         vq_conv_transpose2d_backward_weight((G + 1254656), (G + 1385728), (A + (size_t)2097152 * MB), (A + (size_t)9699328 * MB), &s, S);
+        PROF_ADD(68, 1);  /* backward-weight */
         vq_conv_transpose2d_backward_data((A + (size_t)10223616 * MB), (A + (size_t)2097152 * MB), (P + 1254656), &s, S);
     }
+    PROF_ADD(67, 1);  /* backward */
 
     /* vqvae2.vq:11:9 conv2d dec.blocks.2.conv.3 (backward; fused: add, relu) (B, 32, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)2097152 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%61 (B, 32, 64, 64), first written here */
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%58 (B, 128, 64, 64), first written here */
@@ -1211,14 +1425,18 @@ static int model_backward(vq_model *m) {
             dr[i] += dy[i];
         }
     }
+    PROF_ADD(65, 1);  /* backward */
     {
         vq_conv2d_shape s = dec_blocks_2_conv_3_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 1250432), (G + 1254528), (A + (size_t)10223616 * MB), (A + (size_t)13107200 * MB), &s, S);
+        PROF_ADD(66, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)2097152 * MB), (A + (size_t)10223616 * MB), (P + 1250432), &s, S);
     }
+    PROF_ADD(65, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d dec.blocks.2.conv.1 (backward; fused: relu) (B, 128, 64, 64) -> (B, 32, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)1572864 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%59 (B, 128, 64, 64), first written here */
     }
@@ -1232,16 +1450,21 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(63, 1);  /* backward */
     {
         vq_conv2d_shape s = dec_blocks_2_conv_1_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 1213536), (G + 1250400), (A + (size_t)2097152 * MB), (A + (size_t)9175040 * MB), &s, S);
+        PROF_ADD(64, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1572864 * MB), (A + (size_t)2097152 * MB), (P + 1213536), &s, S);
     }
+    PROF_ADD(63, 1);  /* backward */
 
     /* vqvae2.vq:10:16 relu - (backward) (B, 128, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
     }
+    PROF_ADD(62, 1);  /* backward */
     {
         const float *x = (A + (size_t)8650752 * MB);  /* (B, 128, 64, 64) */
         const float *dy = (A + (size_t)1572864 * MB);
@@ -1258,8 +1481,10 @@ static int model_backward(vq_model *m) {
             dx[i] += g;
         }
     }
+    PROF_ADD(62, 1);  /* backward */
 
     /* vqvae2.vq:11:9 conv2d dec.blocks.1.conv.3 (backward; fused: add) (B, 32, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)2097152 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%56 (B, 32, 64, 64), first written here */
         memset((A + (size_t)1572864 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%53 (B, 128, 64, 64), first written here */
@@ -1274,14 +1499,18 @@ static int model_backward(vq_model *m) {
             dr[i] += dy[i];
         }
     }
+    PROF_ADD(60, 1);  /* backward */
     {
         vq_conv2d_shape s = dec_blocks_1_conv_3_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 1209312), (G + 1213408), (A + (size_t)1048576 * MB), (A + (size_t)12976128 * MB), &s, S);
+        PROF_ADD(61, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)2097152 * MB), (A + (size_t)1048576 * MB), (P + 1209312), &s, S);
     }
+    PROF_ADD(60, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d dec.blocks.1.conv.1 (backward; fused: relu) (B, 128, 64, 64) -> (B, 32, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%54 (B, 128, 64, 64), first written here */
     }
@@ -1295,16 +1524,21 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(58, 1);  /* backward */
     {
         vq_conv2d_shape s = dec_blocks_1_conv_1_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 1172416), (G + 1209280), (A + (size_t)2097152 * MB), (A + (size_t)8126464 * MB), &s, S);
+        PROF_ADD(59, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)2097152 * MB), (P + 1172416), &s, S);
     }
+    PROF_ADD(58, 1);  /* backward */
 
     /* vqvae2.vq:10:16 relu - (backward) (B, 128, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
     }
+    PROF_ADD(57, 1);  /* backward */
     {
         const float *x = (A + (size_t)7602176 * MB);  /* (B, 128, 64, 64) */
         const float *dy = (A + (size_t)1048576 * MB);
@@ -1321,44 +1555,58 @@ static int model_backward(vq_model *m) {
             dx[i] += g;
         }
     }
+    PROF_ADD(57, 1);  /* backward */
 
     /* vqvae2.vq:40:9 conv2d dec.blocks.0 (backward) (B, 128, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%52 (B, 128, 64, 64), first written here */
     }
+    PROF_ADD(55, 1);  /* backward */
     {
         vq_conv2d_shape s = dec_blocks_0_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 1024832), (G + 1172288), (A + (size_t)1572864 * MB), (A + (size_t)7077888 * MB), &s, S);
+        PROF_ADD(56, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)1572864 * MB), (P + 1024832), &s, S);
     }
+    PROF_ADD(55, 1);  /* backward */
 
     /* vqvae2.vq:78:20 concat - (backward) (B, 64, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)1835008 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%51 (B, 64, 64, 64), first written here */
         memset((A + (size_t)1572864 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%49 (B, 64, 64, 64), first written here */
     }
+    PROF_ADD(54, 1);  /* backward */
     {
         static const int Cs[2] = {64, 64};
         float *const xs[2] = {(A + (size_t)1835008 * MB), (A + (size_t)1572864 * MB)};
         vq_concat_channels_backward(xs, (A + (size_t)1048576 * MB), Cs, 2, B, 4096);
     }
+    PROF_ADD(54, 1);  /* backward */
 
     /* vqvae2.vq:77:10 conv_transpose2d upsample_t (backward) (B, 64, 32, 32) -> (B, 64, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)2621440 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%32 (B, 64, 32, 32), first written here */
     }
+    PROF_ADD(52, 1);  /* backward */
     {
         vq_conv_transpose2d_shape s = upsample_t_shape;
         s.B = B;
         vq_conv_transpose2d_backward_weight((G + 959232), (G + 1024768), (A + (size_t)1835008 * MB), (A + (size_t)13369344 * MB), &s, S);
+        PROF_ADD(53, 1);  /* backward-weight */
         vq_conv_transpose2d_backward_data((A + (size_t)2621440 * MB), (A + (size_t)1835008 * MB), (P + 959232), &s, S);
     }
+    PROF_ADD(52, 1);  /* backward */
 
     /* vqvae2.vq:71:11 quantize - (backward) (B, 64, 64, 64) -> (B, 64, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)1835008 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%48 (B, 64, 64, 64), first written here */
     }
+    PROF_ADD(51, 1);  /* backward */
     {
         const int H = 64, W = 64;
         vq_codebook_grads gr;
@@ -1366,41 +1614,54 @@ static int model_backward(vq_model *m) {
         int rc = vq_quantize_backward(&gr, (A + (size_t)1835008 * MB), (A + (size_t)1572864 * MB), (A + (size_t)10747904 * MB), (const int32_t *)(A + (size_t)13565952 * MB), &m->cb[1], B, H, W, (float)CODEBOOK_WEIGHT);
         if (rc) return rc;
     }
+    PROF_ADD(51, 1);  /* backward */
 
     /* vqvae2.vq:70:9 conv2d quantize_conv_b (backward) (B, 192, 64, 64) -> (B, 64, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 786432));  /* d%47 (B, 192, 64, 64), first written here */
     }
+    PROF_ADD(49, 1);  /* backward */
     {
         vq_conv2d_shape s = quantize_conv_b_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 946880), (G + 959168), (A + (size_t)1835008 * MB), (A + (size_t)3145728 * MB), &s, S);
+        PROF_ADD(50, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)1835008 * MB), (P + 946880), &s, S);
     }
+    PROF_ADD(49, 1);  /* backward */
 
     /* vqvae2.vq:70:16 concat - (backward) (B, 64, 64, 64) -> (B, 192, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)1835008 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%46 (B, 64, 64, 64), first written here */
         memset((A + (size_t)2097152 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%16 (B, 128, 64, 64), first written here */
     }
+    PROF_ADD(48, 1);  /* backward */
     {
         static const int Cs[2] = {64, 128};
         float *const xs[2] = {(A + (size_t)1835008 * MB), (A + (size_t)2097152 * MB)};
         vq_concat_channels_backward(xs, (A + (size_t)1048576 * MB), Cs, 2, B, 4096);
     }
+    PROF_ADD(48, 1);  /* backward */
 
     /* vqvae2.vq:51:12 conv_transpose2d dec_t.blocks.4 (backward) (B, 128, 32, 32) -> (B, 64, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%45 (B, 128, 32, 32), first written here */
     }
+    PROF_ADD(46, 1);  /* backward */
     {
         vq_conv_transpose2d_shape s = dec_t_blocks_4_shape;
         s.B = B;
         vq_conv_transpose2d_backward_weight((G + 815744), (G + 946816), (A + (size_t)1835008 * MB), (A + (size_t)12845056 * MB), &s, S);
+        PROF_ADD(47, 1);  /* backward-weight */
         vq_conv_transpose2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)1835008 * MB), (P + 815744), &s, S);
     }
+    PROF_ADD(46, 1);  /* backward */
 
     /* vqvae2.vq:11:9 conv2d dec_t.blocks.2.conv.3 (backward; fused: add, relu) (B, 32, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
         memset((A + (size_t)1310720 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%42 (B, 32, 32, 32), first written here */
         memset((A + (size_t)1179648 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%39 (B, 128, 32, 32), first written here */
@@ -1417,14 +1678,18 @@ static int model_backward(vq_model *m) {
             dr[i] += dy[i];
         }
     }
+    PROF_ADD(44, 1);  /* backward */
     {
         vq_conv2d_shape s = dec_t_blocks_2_conv_3_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 811520), (G + 815616), (A + (size_t)1048576 * MB), (A + (size_t)13533184 * MB), &s, S);
+        PROF_ADD(45, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1310720 * MB), (A + (size_t)1048576 * MB), (P + 811520), &s, S);
     }
+    PROF_ADD(44, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d dec_t.blocks.2.conv.1 (backward; fused: relu) (B, 128, 32, 32) -> (B, 32, 32, 32) */
+    PROF_START();
     {
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%40 (B, 128, 32, 32), first written here */
     }
@@ -1438,16 +1703,21 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(42, 1);  /* backward */
     {
         vq_conv2d_shape s = dec_t_blocks_2_conv_1_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 774624), (G + 811488), (A + (size_t)1310720 * MB), (A + (size_t)12713984 * MB), &s, S);
+        PROF_ADD(43, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)1310720 * MB), (P + 774624), &s, S);
     }
+    PROF_ADD(42, 1);  /* backward */
 
     /* vqvae2.vq:10:16 relu - (backward) (B, 128, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
     }
+    PROF_ADD(41, 1);  /* backward */
     {
         const float *x = (A + (size_t)12582912 * MB);  /* (B, 128, 32, 32) */
         const float *dy = (A + (size_t)1048576 * MB);
@@ -1464,8 +1734,10 @@ static int model_backward(vq_model *m) {
             dx[i] += g;
         }
     }
+    PROF_ADD(41, 1);  /* backward */
 
     /* vqvae2.vq:11:9 conv2d dec_t.blocks.1.conv.3 (backward; fused: add) (B, 32, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
         memset((A + (size_t)1310720 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%37 (B, 32, 32, 32), first written here */
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%34 (B, 128, 32, 32), first written here */
@@ -1480,14 +1752,18 @@ static int model_backward(vq_model *m) {
             dr[i] += dy[i];
         }
     }
+    PROF_ADD(39, 1);  /* backward */
     {
         vq_conv2d_shape s = dec_t_blocks_1_conv_3_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 770400), (G + 774496), (A + (size_t)1179648 * MB), (A + (size_t)13500416 * MB), &s, S);
+        PROF_ADD(40, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1310720 * MB), (A + (size_t)1179648 * MB), (P + 770400), &s, S);
     }
+    PROF_ADD(39, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d dec_t.blocks.1.conv.1 (backward; fused: relu) (B, 128, 32, 32) -> (B, 32, 32, 32) */
+    PROF_START();
     {
         memset((A + (size_t)1179648 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%35 (B, 128, 32, 32), first written here */
     }
@@ -1501,16 +1777,21 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(37, 1);  /* backward */
     {
         vq_conv2d_shape s = dec_t_blocks_1_conv_1_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 733504), (G + 770368), (A + (size_t)1310720 * MB), (A + (size_t)12451840 * MB), &s, S);
+        PROF_ADD(38, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1179648 * MB), (A + (size_t)1310720 * MB), (P + 733504), &s, S);
     }
+    PROF_ADD(37, 1);  /* backward */
 
     /* vqvae2.vq:10:16 relu - (backward) (B, 128, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
     }
+    PROF_ADD(36, 1);  /* backward */
     {
         const float *x = (A + (size_t)12320768 * MB);  /* (B, 128, 32, 32) */
         const float *dy = (A + (size_t)1179648 * MB);
@@ -1527,21 +1808,28 @@ static int model_backward(vq_model *m) {
             dx[i] += g;
         }
     }
+    PROF_ADD(36, 1);  /* backward */
 
     /* vqvae2.vq:40:9 conv2d dec_t.blocks.0 (backward) (B, 64, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
     }
+    PROF_ADD(34, 1);  /* backward */
     {
         vq_conv2d_shape s = dec_t_blocks_0_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 659648), (G + 733376), (A + (size_t)1048576 * MB), (A + (size_t)13369344 * MB), &s, S);
+        PROF_ADD(35, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)2621440 * MB), (A + (size_t)1048576 * MB), (P + 659648), &s, S);
     }
+    PROF_ADD(34, 1);  /* backward */
 
     /* vqvae2.vq:67:11 quantize - (backward) (B, 64, 32, 32) -> (B, 64, 32, 32) */
+    PROF_START();
     {
         memset((A + (size_t)1179648 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%31 (B, 64, 32, 32), first written here */
     }
+    PROF_ADD(33, 1);  /* backward */
     {
         const int H = 32, W = 32;
         vq_codebook_grads gr;
@@ -1549,19 +1837,25 @@ static int model_backward(vq_model *m) {
         int rc = vq_quantize_backward(&gr, (A + (size_t)1179648 * MB), (A + (size_t)2621440 * MB), (A + (size_t)13303808 * MB), (const int32_t *)(A + (size_t)13570048 * MB), &m->cb[0], B, H, W, (float)CODEBOOK_WEIGHT);
         if (rc) return rc;
     }
+    PROF_ADD(33, 1);  /* backward */
 
     /* vqvae2.vq:66:9 conv2d quantize_conv_t (backward) (B, 128, 32, 32) -> (B, 64, 32, 32) */
+    PROF_START();
     {
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%30 (B, 128, 32, 32), first written here */
     }
+    PROF_ADD(31, 1);  /* backward */
     {
         vq_conv2d_shape s = quantize_conv_t_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 651392), (G + 659584), (A + (size_t)1179648 * MB), (A + (size_t)12189696 * MB), &s, S);
+        PROF_ADD(32, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)1179648 * MB), (P + 651392), &s, S);
     }
+    PROF_ADD(31, 1);  /* backward */
 
     /* vqvae2.vq:11:9 conv2d enc_t.blocks.4.conv.3 (backward; fused: add, relu) (B, 32, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
         memset((A + (size_t)1310720 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%27 (B, 32, 32, 32), first written here */
         memset((A + (size_t)1179648 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%24 (B, 128, 32, 32), first written here */
@@ -1578,14 +1872,18 @@ static int model_backward(vq_model *m) {
             dr[i] += dy[i];
         }
     }
+    PROF_ADD(29, 1);  /* backward */
     {
         vq_conv2d_shape s = enc_t_blocks_4_conv_3_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 647168), (G + 651264), (A + (size_t)1048576 * MB), (A + (size_t)13467648 * MB), &s, S);
+        PROF_ADD(30, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1310720 * MB), (A + (size_t)1048576 * MB), (P + 647168), &s, S);
     }
+    PROF_ADD(29, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d enc_t.blocks.4.conv.1 (backward; fused: relu) (B, 128, 32, 32) -> (B, 32, 32, 32) */
+    PROF_START();
     {
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%25 (B, 128, 32, 32), first written here */
     }
@@ -1599,16 +1897,21 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(27, 1);  /* backward */
     {
         vq_conv2d_shape s = enc_t_blocks_4_conv_1_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 610272), (G + 647136), (A + (size_t)1310720 * MB), (A + (size_t)12058624 * MB), &s, S);
+        PROF_ADD(28, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)1310720 * MB), (P + 610272), &s, S);
     }
+    PROF_ADD(27, 1);  /* backward */
 
     /* vqvae2.vq:10:16 relu - (backward) (B, 128, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
     }
+    PROF_ADD(26, 1);  /* backward */
     {
         const float *x = (A + (size_t)11927552 * MB);  /* (B, 128, 32, 32) */
         const float *dy = (A + (size_t)1048576 * MB);
@@ -1625,8 +1928,10 @@ static int model_backward(vq_model *m) {
             dx[i] += g;
         }
     }
+    PROF_ADD(26, 1);  /* backward */
 
     /* vqvae2.vq:11:9 conv2d enc_t.blocks.3.conv.3 (backward; fused: add) (B, 32, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
         memset((A + (size_t)1310720 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%22 (B, 32, 32, 32), first written here */
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%19 (B, 128, 32, 32), first written here */
@@ -1641,14 +1946,18 @@ static int model_backward(vq_model *m) {
             dr[i] += dy[i];
         }
     }
+    PROF_ADD(24, 1);  /* backward */
     {
         vq_conv2d_shape s = enc_t_blocks_3_conv_3_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 606048), (G + 610144), (A + (size_t)1179648 * MB), (A + (size_t)13434880 * MB), &s, S);
+        PROF_ADD(25, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1310720 * MB), (A + (size_t)1179648 * MB), (P + 606048), &s, S);
     }
+    PROF_ADD(24, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d enc_t.blocks.3.conv.1 (backward; fused: relu) (B, 128, 32, 32) -> (B, 32, 32, 32) */
+    PROF_START();
     {
         memset((A + (size_t)1179648 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%20 (B, 128, 32, 32), first written here */
     }
@@ -1662,16 +1971,21 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(22, 1);  /* backward */
     {
         vq_conv2d_shape s = enc_t_blocks_3_conv_1_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 569152), (G + 606016), (A + (size_t)1310720 * MB), (A + (size_t)11796480 * MB), &s, S);
+        PROF_ADD(23, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1179648 * MB), (A + (size_t)1310720 * MB), (P + 569152), &s, S);
     }
+    PROF_ADD(22, 1);  /* backward */
 
     /* vqvae2.vq:10:16 relu - (backward) (B, 128, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
     }
+    PROF_ADD(21, 1);  /* backward */
     {
         const float *x = (A + (size_t)11665408 * MB);  /* (B, 128, 32, 32) */
         const float *dy = (A + (size_t)1179648 * MB);
@@ -1688,19 +2002,25 @@ static int model_backward(vq_model *m) {
             dx[i] += g;
         }
     }
+    PROF_ADD(21, 1);  /* backward */
 
     /* vqvae2.vq:28:9 conv2d enc_t.blocks.2 (backward) (B, 64, 32, 32) -> (B, 128, 32, 32) */
+    PROF_START();
     {
         memset((A + (size_t)1179648 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%18 (B, 64, 32, 32), first written here */
     }
+    PROF_ADD(19, 1);  /* backward */
     {
         vq_conv2d_shape s = enc_t_blocks_2_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 495296), (G + 569024), (A + (size_t)1048576 * MB), (A + (size_t)13238272 * MB), &s, S);
+        PROF_ADD(20, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1179648 * MB), (A + (size_t)1048576 * MB), (P + 495296), &s, S);
     }
+    PROF_ADD(19, 1);  /* backward */
 
     /* vqvae2.vq:20:9 conv2d enc_t.blocks.0 (backward; fused: relu) (B, 128, 64, 64) -> (B, 64, 32, 32) */
+    PROF_START();
     {
     }
     {
@@ -1713,14 +2033,18 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(17, 1);  /* backward */
     {
         vq_conv2d_shape s = enc_t_blocks_0_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 364160), (G + 495232), (A + (size_t)1179648 * MB), (A + (size_t)6553600 * MB), &s, S);
+        PROF_ADD(18, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)2097152 * MB), (A + (size_t)1179648 * MB), (P + 364160), &s, S);
     }
+    PROF_ADD(17, 1);  /* backward */
 
     /* vqvae2.vq:11:9 conv2d enc_b.blocks.6.conv.3 (backward; fused: add, relu) (B, 32, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)2621440 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%13 (B, 32, 64, 64), first written here */
         memset((A + (size_t)1572864 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%10 (B, 128, 64, 64), first written here */
@@ -1737,14 +2061,18 @@ static int model_backward(vq_model *m) {
             dr[i] += dy[i];
         }
     }
+    PROF_ADD(15, 1);  /* backward */
     {
         vq_conv2d_shape s = enc_b_blocks_6_conv_3_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 359936), (G + 364032), (A + (size_t)2097152 * MB), (A + (size_t)11534336 * MB), &s, S);
+        PROF_ADD(16, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)2621440 * MB), (A + (size_t)2097152 * MB), (P + 359936), &s, S);
     }
+    PROF_ADD(15, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d enc_b.blocks.6.conv.1 (backward; fused: relu) (B, 128, 64, 64) -> (B, 32, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%11 (B, 128, 64, 64), first written here */
     }
@@ -1758,16 +2086,21 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(13, 1);  /* backward */
     {
         vq_conv2d_shape s = enc_b_blocks_6_conv_1_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 323040), (G + 359904), (A + (size_t)2621440 * MB), (A + (size_t)6029312 * MB), &s, S);
+        PROF_ADD(14, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)2621440 * MB), (P + 323040), &s, S);
     }
+    PROF_ADD(13, 1);  /* backward */
 
     /* vqvae2.vq:10:16 relu - (backward) (B, 128, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
     }
+    PROF_ADD(12, 1);  /* backward */
     {
         const float *x = (A + (size_t)5505024 * MB);  /* (B, 128, 64, 64) */
         const float *dy = (A + (size_t)1048576 * MB);
@@ -1784,8 +2117,10 @@ static int model_backward(vq_model *m) {
             dx[i] += g;
         }
     }
+    PROF_ADD(12, 1);  /* backward */
 
     /* vqvae2.vq:11:9 conv2d enc_b.blocks.5.conv.3 (backward; fused: add) (B, 32, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)2097152 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%8 (B, 32, 64, 64), first written here */
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%5 (B, 128, 64, 64), first written here */
@@ -1800,14 +2135,18 @@ static int model_backward(vq_model *m) {
             dr[i] += dy[i];
         }
     }
+    PROF_ADD(10, 1);  /* backward */
     {
         vq_conv2d_shape s = enc_b_blocks_5_conv_3_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 318816), (G + 322912), (A + (size_t)1572864 * MB), (A + (size_t)11403264 * MB), &s, S);
+        PROF_ADD(11, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)2097152 * MB), (A + (size_t)1572864 * MB), (P + 318816), &s, S);
     }
+    PROF_ADD(10, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d enc_b.blocks.5.conv.1 (backward; fused: relu) (B, 128, 64, 64) -> (B, 32, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)1572864 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%6 (B, 128, 64, 64), first written here */
     }
@@ -1821,16 +2160,21 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(8, 1);  /* backward */
     {
         vq_conv2d_shape s = enc_b_blocks_5_conv_1_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 281920), (G + 318784), (A + (size_t)2097152 * MB), (A + (size_t)4980736 * MB), &s, S);
+        PROF_ADD(9, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1572864 * MB), (A + (size_t)2097152 * MB), (P + 281920), &s, S);
     }
+    PROF_ADD(8, 1);  /* backward */
 
     /* vqvae2.vq:10:16 relu - (backward) (B, 128, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
     }
+    PROF_ADD(7, 1);  /* backward */
     {
         const float *x = (A + (size_t)4456448 * MB);  /* (B, 128, 64, 64) */
         const float *dy = (A + (size_t)1572864 * MB);
@@ -1847,19 +2191,25 @@ static int model_backward(vq_model *m) {
             dx[i] += g;
         }
     }
+    PROF_ADD(7, 1);  /* backward */
 
     /* vqvae2.vq:28:9 conv2d enc_b.blocks.4 (backward) (B, 128, 64, 64) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)2097152 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%4 (B, 128, 64, 64), first written here */
     }
+    PROF_ADD(5, 1);  /* backward */
     {
         vq_conv2d_shape s = enc_b_blocks_4_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 134336), (G + 281792), (A + (size_t)1048576 * MB), (A + (size_t)3932160 * MB), &s, S);
+        PROF_ADD(6, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)2097152 * MB), (A + (size_t)1048576 * MB), (P + 134336), &s, S);
     }
+    PROF_ADD(5, 1);  /* backward */
 
     /* vqvae2.vq:24:13 conv2d enc_b.blocks.2 (backward; fused: relu) (B, 64, 128, 128) -> (B, 128, 64, 64) */
+    PROF_START();
     {
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%2 (B, 64, 128, 128), first written here */
     }
@@ -1873,14 +2223,18 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(3, 1);  /* backward */
     {
         vq_conv2d_shape s = enc_b_blocks_2_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 3136), (G + 134208), (A + (size_t)2097152 * MB), (A + (size_t)0 * MB), &s, S);
+        PROF_ADD(4, 1);  /* backward-weight */
         vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)2097152 * MB), (P + 3136), &s, S);
     }
+    PROF_ADD(3, 1);  /* backward */
 
     /* vqvae2.vq:20:9 conv2d enc_b.blocks.0 (backward; fused: relu) (B, 3, 256, 256) -> (B, 64, 128, 128) */
+    PROF_START();
     {
     }
     {
@@ -1893,11 +2247,14 @@ static int model_backward(vq_model *m) {
             dy[i] *= (y[i] > 0.0f ? 1.0f : 0.0f);
         }
     }
+    PROF_ADD(1, 1);  /* backward */
     {
         vq_conv2d_shape s = enc_b_blocks_0_shape;
         s.B = B;
         vq_conv2d_backward_weight((G + 0), (G + 3072), (A + (size_t)1048576 * MB), (A + (size_t)11010048 * MB), &s, S);
+        PROF_ADD(2, 1);  /* backward-weight */
     }
+    PROF_ADD(1, 1);  /* backward */
     m->trained = 0;  /* backward reused forward buffers: the next backward needs a new forward */
     return 0;
 }
@@ -1907,16 +2264,21 @@ static int model_forward(vq_model *m, const float *x, int B, vq_mode mode, vq_rn
     if (mode == VQ_MODE_TRAIN && !rng) return vq_fail(VQ_ERR_ARG, "vqvae2: TRAIN forward needs an rng");
     m->B = B;
     m->trained = 0;
+    PROF_START();
     for (int c = 0; c < N_CODEBOOKS; c++) cb_pull(m, c);
     memcpy(XIN(m), x, sizeof(float) * (size_t)B * 196608);
+    PROF_ADD(0, 0);  /* input */
     int rc = run_encoder(m, B, mode, rng);
     if (!rc) rc = run_decoder(m, B, mode, rng);
     if (rc) return rc;
+    PROF_START();
     /* loss: total = 1 * l2(x_hat, x) + 0.25 * sum of the quantizers' losses */
     vq_l2_loss_forward(&m->loss[1], RECON(m), XIN(m), (size_t)B * 196608);
     double q = 0.0;
     for (int c = 0; c < N_CODEBOOKS; c++) q += m->loss[LOSS_Q + c];
     m->loss[0] = (float)(REC_WEIGHT * m->loss[1] + CODEBOOK_WEIGHT * q);
+    m->have_xhat = 1;
+    PROF_ADD(71, 0);  /* loss forward */
     m->trained = mode == VQ_MODE_TRAIN;
     return 0;
 }
@@ -2020,13 +2382,17 @@ static const vq_model_desc desc = {
     .n_codebooks = N_CODEBOOKS,
     .optimizers = (const vq_optim_desc[]){OPTIM0},
     .n_optimizers = 1,
-    .losses = {"l2", REC_WEIGHT, CODEBOOK_WEIGHT, 0, 0, 1, 1, "hinge"},
+    .losses = {"l2", REC_WEIGHT, CODEBOOK_WEIGHT, 0, 0, 1, 1, "hinge", 0, ""},
     .train = {128, 100000, 0ull, 0, 0},
     .loss_names = loss_names,
     .n_losses = N_LOSSES,
     .flops_forward = 7889354752,
     .flops_train = 23668064256,  /* forward + backward (about 2x forward) */
     .arena_bytes = model_arena_bytes,
+    .n_ops = N_OPS,
+    .op_names = op_names,
+    .profile = model_profile,
+    .op_seconds = model_op_seconds,
     .create = model_create,
     .destroy = model_destroy,
     .params = model_params,
@@ -2043,6 +2409,13 @@ static const vq_model_desc desc = {
     .encode = model_encode,
     .decode = model_decode,
     .after_step = model_after_step,
+    .has_disc = 0,
+    .disc_optimizer = -1,
+    .disc_logits_per_image = 0,
+    .adversarial = model_adversarial,
+    .disc_step = model_disc_step,
+    .discriminate = model_discriminate,
+    .set_lpips = model_set_lpips,
 };
 
 const vq_model_desc *vqvae2_desc(void) { return &desc; }

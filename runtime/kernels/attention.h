@@ -4,14 +4,16 @@
  * Legend: B batch, C channels, N = H*W positions.
  *   w(b, i, j) = softmax_j( sum_c q(b,c,i) k(b,c,j) / sqrt(C) )     (B, N, N)
  *   out(b, c, i) = sum_j v(b,c,j) w(b,i,j)                          (B, C, N)
- * Saved for backward: the probabilities w (B, N, N). Scratch: N*N floats
- * (the gradient of w for one image). Uses cblas_sgemm, one call per image.
+ * Saved for backward: the probabilities w (B, N, N). Scratch: one N*N slot
+ * (the gradient of w for one image) per thread slot (vq_kernel_slots, the
+ * CPUs of the process). Images run in parallel, one sgemm chain per thread.
  */
 #ifndef VQ_KERNELS_ATTENTION_H
 #define VQ_KERNELS_ATTENTION_H
 
 #include <stddef.h>
 
+/* slots * N * N (see above) */
 size_t vq_attention_scratch_floats(int N);
 
 void vq_attention_forward(float *out,       /* (B, C, N) */

@@ -4,12 +4,14 @@
  * Legend: B batch, Ci input channels, H, W input size, Co output channels,
  * kh, kw kernel size, Ho, Wo output size, K = Ci*kh*kw.
  *
- * Method: per image, im2col over bands of output rows then one cblas_sgemm per
- * band; the band is sized so the column scratch stays under 4 MiB (1 Mi floats)
- * unless a single output row needs more (then K*Wo floats). A 1x1, stride-1,
- * unpadded conv is a plain GEMM and needs no scratch. Backward data is the
- * transposed GEMM followed by col2im. Forward saves nothing: backward weight
- * reads the layer input x again.
+ * Method (conv2d.c, docs/runtime-kernels.md): tiled im2col + sgemm, each
+ * OpenMP thread running whole tiles with single-threaded OpenBLAS. A tile is
+ * several small images side by side or a band of rows of a large one, its
+ * column matrix at most about 4 MiB (one per thread slot of the scratch). A 1x1
+ * stride-1 unpadded conv reads x directly. Backward data is, for stride 1, the
+ * correlation of dy with the flipped kernel (no col2im); otherwise the
+ * transposed GEMM and col2im. Forward saves nothing: backward weight reads the
+ * layer input x again.
  */
 #ifndef VQ_KERNELS_CONV2D_H
 #define VQ_KERNELS_CONV2D_H
@@ -27,7 +29,8 @@ typedef struct vq_conv2d_shape {
 
 /* 0, or VQ_ERR_ARG with a message if the fields are inconsistent (call once at setup). */
 int vq_conv2d_check(const vq_conv2d_shape *s);
-/* Floats of `scratch` every conv2d kernel below needs for shape s (0 for the 1x1 fast path). */
+/* Floats of `scratch` every conv2d kernel below needs for shape s: one tile per
+ * thread slot (vq_kernel_slots(), fixed per process) plus the flipped kernel. */
 size_t vq_conv2d_scratch_floats(const vq_conv2d_shape *s);
 
 /* y = conv(x, w) + b */

@@ -1,11 +1,59 @@
-/* conv_common.c: bias fill and bias gradient for the convolution kernels. */
+/* conv_common.c: kernel thread count, the split sgemm, bias fill and bias
+ * gradient (see conv_common.h). */
 #include "conv_common.h"
 
+#include <omp.h>
 #include <string.h>
+
+int vq_kernel_slots(void)
+{
+    static int slots;   /* set once; a benign race (every thread computes the same value) */
+    int s = __atomic_load_n(&slots, __ATOMIC_RELAXED);
+    if (s) return s;
+    s = omp_get_num_procs();
+    if (s < 1) s = 1;
+    if (s > 64) s = 64;
+    __atomic_store_n(&slots, s, __ATOMIC_RELAXED);
+    return s;
+}
+
+int vq_kernel_threads(void)
+{
+    if (omp_in_parallel() || openblas_get_num_threads() > 1) return 1;
+    int n = omp_get_max_threads(), s = vq_kernel_slots();
+    return n < s ? n : s;
+}
+
+void vq_sgemm_par(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    int nt = vq_kernel_threads();
+    if (nt <= 1 || (double)M * N * K < 4e6 || (M < 32 && N < 32)) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    const int split_n = N >= M;
+    const int len = split_n ? N : M;
+    /* blocks of a multiple of 16 (the AVX-512 kernel's width), one per thread */
+    int blk = (len + nt - 1) / nt;
+    blk = (blk + 15) / 16 * 16;
+    const int nb = (len + blk - 1) / blk;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int i = 0; i < nb; i++) {
+        int o = i * blk, n = len - o < blk ? len - o : blk;
+        if (split_n)   /* columns o.. of op(B) and C */
+            cblas_sgemm(CblasRowMajor, ta, tb, M, n, K, alpha, A, lda,
+                        tb == CblasNoTrans ? B + o : B + (size_t)o * ldb, ldb, beta, C + o, ldc);
+        else           /* rows o.. of op(A) and C */
+            cblas_sgemm(CblasRowMajor, ta, tb, n, N, K, alpha,
+                        ta == CblasNoTrans ? A + (size_t)o * lda : A + o, lda, B, ldb, beta,
+                        C + (size_t)o * ldc, ldc);
+    }
+}
 
 void vq_fill_bias(float *y, const float *b, int B, int C, size_t P)
 {
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * C * P > 32768)
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)B * C * P > 32768 && !omp_in_parallel())
     for (int n = 0; n < B; n++)
         for (int c = 0; c < C; c++) {
             float *yc = y + ((size_t)n * C + c) * P;
@@ -15,15 +63,27 @@ void vq_fill_bias(float *y, const float *b, int B, int C, size_t P)
         }
 }
 
+double vq_sum_floats(const float *a, size_t n)
+{
+    /* blocks of 256: 16 float lanes of 16 adds each, folded into double per block */
+    double s = 0.0;
+    size_t i = 0;
+    for (; i + 256 <= n; i += 256) {
+        float lane[16] = {0};
+        for (int j = 0; j < 256; j += 16)
+            for (int l = 0; l < 16; l++) lane[l] += a[i + j + l];
+        for (int l = 0; l < 16; l++) s += lane[l];
+    }
+    for (; i < n; i++) s += a[i];
+    return s;
+}
+
 void vq_bias_backward(float *db, const float *dy, int B, int C, size_t P)
 {
-#pragma omp parallel for schedule(static) if ((size_t)B * C * P > 32768)
+#pragma omp parallel for schedule(static) if ((size_t)B * C * P > 32768 && !omp_in_parallel())
     for (int c = 0; c < C; c++) {
         double acc = 0.0;
-        for (int n = 0; n < B; n++) {
-            const float *d = dy + ((size_t)n * C + c) * P;
-            for (size_t p = 0; p < P; p++) acc += d[p];
-        }
+        for (int n = 0; n < B; n++) acc += vq_sum_floats(dy + ((size_t)n * C + c) * P, P);
         db[c] += (float)acc;
     }
 }

@@ -6,10 +6,12 @@
  * The column geometry is that of the conv2d this op is the adjoint of: it reads
  * the output grid (Co, Ho, Wo) at (iy*sh - ph + ky, ix*sw - pw + kx) for each
  * input position (iy, ix); taps falling outside [0, Ho) x [0, Wo) are dropped.
+ *
+ * Threads (no model we tune uses this op, so it keeps the simple scheme): one
+ * band at a time, each sgemm split over the threads by vq_sgemm_par, im2col and
+ * col2im parallel over rows / channels.
  */
 #include "conv_transpose2d.h"
-
-#include <cblas.h>
 
 #include "conv_common.h"
 #include "im2col.h"
@@ -64,7 +66,7 @@ void vq_conv_transpose2d_forward(float *y, const float *x, const float *w, const
         for (int r0 = 0; r0 < s->H; r0 += R) {
             int r = s->H - r0 < R ? s->H - r0 : R, N = r * W;
             /* col (Kt, N) = w^T (Kt, Ci) x_n[:, band] (Ci, N; ld HW) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kt, N, Ci, 1.0f,
+            vq_sgemm_par(CblasTrans, CblasNoTrans, Kt, N, Ci, 1.0f,
                         w, Kt, xn + (size_t)r0 * W, (int)HW, 0.0f, scratch, N);
             vq_col2im_rows_add(yn, scratch, &g, r0, r);
         }
@@ -85,7 +87,7 @@ void vq_conv_transpose2d_backward_data(float *dx, const float *dy, const float *
             int r = s->H - r0 < R ? s->H - r0 : R, N = r * W;
             vq_im2col_rows(scratch, dyn, &g, r0, r);
             /* dx_n[:, band] (Ci, N; ld HW) += w (Ci, Kt) col (Kt, N) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Ci, N, Kt, 1.0f,
+            vq_sgemm_par(CblasNoTrans, CblasNoTrans, Ci, N, Kt, 1.0f,
                         w, Kt, scratch, N, 1.0f, dxn + (size_t)r0 * W, (int)HW);
         }
     }
@@ -106,7 +108,7 @@ void vq_conv_transpose2d_backward_weight(float *dw, float *db, const float *dy, 
             int r = s->H - r0 < R ? s->H - r0 : R, N = r * W;
             vq_im2col_rows(scratch, dyn, &g, r0, r);
             /* dw (Ci, Kt) += x_n[:, band] (Ci, N; ld HW) col^T (N, Kt) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Ci, Kt, N, 1.0f,
+            vq_sgemm_par(CblasNoTrans, CblasTrans, Ci, Kt, N, 1.0f,
                         xn + (size_t)r0 * W, (int)HW, scratch, N, 1.0f, dw, Kt);
         }
     }

@@ -1,7 +1,8 @@
 """The `make bench` case table (cases.json beside this file), read by torch_bench.py and run_bench.py.
 
 Each case: name, mode ("train" or "fwd"), batch, torch {config, ddconfig overrides}, vqc_args (the
-intended `vqc` command line), program (the compiled vqc program), steps {full, quick}.
+`vqc` command line), program (the compiled vqc program, relative to BUILD/bench), steps {full, quick}.
+Breakdowns (load_breakdowns): the same without torch, vqc only, for the per-op breakdown.
 Pure stdlib, so run_bench.py works without torch.
 """
 import json
@@ -31,3 +32,15 @@ def get_case(name, path=CASES_FILE):
         if c["name"] == name:
             return c
     raise KeyError("unknown case %r (known: %s)" % (name, ", ".join(c["name"] for c in cases)))
+
+
+def load_breakdowns(path=CASES_FILE):
+    """cases.json's "breakdown" list: vqc-only runs for the per-op breakdown (name, mode, batch,
+    vqc_args, program, steps)."""
+    with open(path) as f:
+        extra = json.load(f).get("breakdown", [])
+    for c in extra:
+        for key in ("name", "mode", "batch", "vqc_args", "program", "steps"):
+            if key not in c:
+                raise ValueError("%s: breakdown %r has no %r" % (path, c.get("name"), key))
+    return extra

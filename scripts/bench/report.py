@@ -1,7 +1,9 @@
 """Output of `make bench` (run_bench.py): the console table, docs/benchmarks.md and the gnuplot
 chart docs/benchmarks.png. Input: run_bench's summaries, one per (case, threads):
   {case, mode, batch, threads, flops, vqc_status, rows: {config: None | {ms, images_per_s, gflops,
-   pct_peak, peak_rss_mb, cores_used, runs, all_ms, vs_vqc}}}
+   pct_peak, peak_rss_mb, cores_used, runs, all_ms, vs_vqc, disc}}}
+and the per-op breakdowns of vqc programs (run_bench.breakdown_of):
+  {case, model, batch, threads, disc, step_ms, train_step_ms, categories: {name: ms}, n_ops, top: [[op, fwd, bwd]]}
 Nothing here measures anything.
 """
 import os
@@ -58,7 +60,10 @@ def table_rows(results):
             if cfg not in s["raw"] and not (cfg == "vqc"):
                 continue
             r = s["rows"].get(cfg)
-            head = [s["case"], str(s["threads"]), CONFIG_LABEL[cfg]]
+            label = CONFIG_LABEL[cfg]
+            if cfg == "vqc" and r is not None and s["mode"] == "train":
+                label += " (AE+D)" if r.get("disc") else " (AE only)"
+            head = [s["case"], str(s["threads"]), label]
             if r is None:
                 status = s["vqc_status"] if cfg == "vqc" else "failed"
                 rows.append(head + [status] + [""] * 5)
@@ -87,7 +92,59 @@ def _md_table(results):
     return "\n".join(out)
 
 
-def write_markdown(path, results, meta):
+CAT_ORDER = ("conv forward", "conv backward-data", "conv backward-weight", "norms", "attention", "quantizer",
+             "elementwise/resample", "loss", "data (input copy)", "optimizer", "other")
+
+
+def _categories(b):
+    names = [c for c in CAT_ORDER if c in b["categories"]] + \
+            [c for c in b["categories"] if c not in CAT_ORDER]
+    return [(c, b["categories"][c]) for c in names]
+
+
+def breakdown_text(b):
+    """A breakdown as console text."""
+    out = ["%s (%s, batch %s, %s threads%s): profiled step %.1f ms" %
+           (b["case"], b["model"], b["batch"], b["threads"],
+            ", AE+D" if b.get("disc") else ", AE only", b["step_ms"])]
+    for c, ms in _categories(b):
+        out.append("  %-24s %9.1f ms %6.1f%%" % (c, ms, 100.0 * ms / b["step_ms"]))
+    return "\n".join(out)
+
+
+def _md_breakdowns(breakdowns):
+    L = ["## Where the time goes (vqc, per op)", "",
+         "`PROGRAM bench` with the per-op profiler on (compiler/emit_profile.c): every unit of the "
+         "generated forward and backward is timed from the calling thread (OpenMP loops inside whole); "
+         "a convolution's backward is split into its backward-data and backward-weight calls (gradient "
+         "zeroing and the fused epilogue's backward count as backward-data; its forward epilogue, "
+         "residual add and activation, as conv forward). The optimizers are timed apart; `other` is "
+         "what remains of the profiled step (gradient norms and finiteness checks, after_step, gaps). "
+         "Discriminator ops are in the same categories. Means of the profiled steps, which run after "
+         "the timed ones.", ""]
+    for b in breakdowns:
+        L.append("### %s: %s, batch %s, %s threads, %s" %
+                 (b["case"], b["model"], b["batch"], b["threads"],
+                  "autoencoder + discriminator step" if b.get("disc") else "autoencoder only"))
+        L.append("")
+        L.append("Profiled step %.1f ms (unprofiled median %s)%s; %d op rows." %
+                 (b["step_ms"], "%.1f ms" % b["train_step_ms"] if b.get("train_step_ms") else "n/a",
+                  " (disturbed by other processes)" if b.get("disturbed") else "", b["n_ops"]))
+        L.append("")
+        L.append("| category | ms | % of step |")
+        L.append("|---|---:|---:|")
+        for c, ms in _categories(b):
+            L.append("| %s | %.1f | %.1f |" % (c, ms, 100.0 * ms / b["step_ms"]))
+        L.append("")
+        L.append("| top ops | forward ms | backward ms | % of step |")
+        L.append("|---|---:|---:|---:|")
+        for name, f, bw in b["top"]:
+            L.append("| `%s` | %.2f | %.2f | %.1f |" % (name, f, bw, 100.0 * (f + bw) / b["step_ms"]))
+        L.append("")
+    return L
+
+
+def write_markdown(path, results, meta, breakdowns=()):
     cases = load_cases()
     peaks = ", ".join("%s thread%s %.0f" % (t, "" if int(t) == 1 else "s", g)
                       for t, g in sorted(meta["fma_peak_gflops"].items())) or "n/a"
@@ -120,12 +177,20 @@ def write_markdown(path, results, meta):
              "the CPUs the run left free, + 0.25, even after one retry). Per-run times, CPU use and other processes' CPU use are in "
              "`benchmarks.json` beside this file."
              % (meta["rounds"], "" if meta["rounds"] == 1 else "es"))
+    over = [s["case"] for s in results for r in s["rows"].values() if r and (r.get("pct_peak") or 0) > 100]
+    if over:
+        L.append("")
+        L.append("**%% peak above 100 (%s)**: the FMA probe itself ran while other processes used the CPUs, so "
+                 "the peak it measured is too low and %% peak is not meaningful in this run." %
+                 ", ".join(sorted(set(over))))
     if meta.get("failed"):
         L.append("")
         L.append("Failed runs: %s." % "; ".join(meta["failed"]))
     L.append("")
     L.append("![time per step, log scale](benchmarks.png)")
     L.append("")
+    if breakdowns:
+        L.extend(_md_breakdowns(breakdowns))
     L.append("## Cases")
     L.append("")
     L.append("| case | what | batch | FLOPs per step | vqc invocation |")
@@ -137,7 +202,7 @@ def write_markdown(path, results, meta):
         L.append("| %s | %s; vqref `%s`%s | %d | %s | `vqc %s` -> `%s` |"
                  % (c["name"], what, tc["config"], " with " + dd if dd else "", c["batch"],
                     "%.2f G" % (flops[c["name"]] / 1e9) if c["name"] in flops else "n/a", c["vqc_args"],
-                    c["program"]))
+                    "build/bench/" + c["program"]))
     L.append("")
     L.append(METHOD)
     with open(path, "w") as f:
@@ -155,8 +220,13 @@ METHOD = """## What is measured
   reference model `tests/reference/vqref`, run by `scripts/bench/torch_bench.py`. **Tuned malloc**:
   `GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736`, which stops
   glibc from mmap-ing and returning every large activation buffer each step.
-- **vqc**: `PROGRAM bench --batch B --threads T --steps N --json` of the program compiled from the
-  case's `vqc` invocation; "n/a" while it is not built.
+- **vqc**: `PROGRAM bench --batch B --threads T --steps N --warmup W --json` of the program that
+  run_bench generates (`build/vqc VQC_ARGS -o build/bench/gen/...`) and compiles (`make -C`, -O2) from
+  the case's `vqc` invocation; "n/a" with the reason when that fails. Its training step is
+  `vq_train_step`, what `train` runs, at step index `disc_start` so that both halves run: the table
+  says "AE+D" (autoencoder with the generator's adversarial term, then the discriminator's step) or
+  "AE only" (a program whose step did not run the discriminator). No LPIPS on either side. vqc's
+  own GFLOP/s in its JSON count the autoencoder only; the table divides PyTorch's count instead.
 - **FLOPs** (`scripts/bench/flops.py`): 2 x multiply-adds of the convolutions and matrix products the
   PyTorch reference step executes (forward, input gradients where needed, weight gradients where
   needed, the adaptive weight's two extra gradient passes), counted once per process by a

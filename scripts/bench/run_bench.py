@@ -4,10 +4,13 @@
     /usr/bin/python3 scripts/bench/run_bench.py [--quick] [--threads 2,1] [--cases tiny@32,f16@64]
         [--rounds 3] [--out docs] [--fma build/bench/fma_peak] [--keep-coretype]
 
-For every thread count (2 first: the headline) and case (scripts/bench/cases.json), it runs
---rounds rounds, each alternating three configurations in fresh processes, so slow drifts of the
-(shared) machine hit all three alike:
-  vqc             PROGRAM bench --batch B --threads T --steps N --json   (n/a when not built)
+First it generates and compiles each case's vqc program (BUILD/vqc VQC_ARGS -o BUILD/bench/gen/...,
+make -C; files rewritten only when vqc's output changed, so an unchanged program is not recompiled;
+--no-build uses what is there). Then, for every thread count (2 first: the headline) and case
+(scripts/bench/cases.json), it runs --rounds rounds, each alternating three configurations in fresh
+processes, so slow drifts of the (shared) machine hit all three alike:
+  vqc             PROGRAM bench --batch B --threads T --steps N --warmup W --json (first round: with
+                  its per-op breakdown; fwd cases --forward-only); n/a with the reason when not built
   pytorch         torch_bench.py --case C --threads T --steps N
   pytorch+tuned   the same with GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736
                   (no mmap/munmap churn for large blocks; it was 1.0-1.6x faster here before)
@@ -21,10 +24,13 @@ Every process gets OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = T, and OPENBLAS_CORE
 from its environment (a user's machine does not set it; --keep-coretype keeps it).
 The machine may be shared: before each process it waits (up to --max-wait s) for >= 85% idle CPUs.
 Raw results (every process's JSON, rusage, idle fraction, load average) go to OUT/benchmarks.json.
+Last, the cases.json "breakdown" entries (vqc only, first thread count) add per-op breakdowns.
 """
 import argparse
+import filecmp
 import json
 import os
+import shutil
 import shlex
 import statistics
 import subprocess
@@ -36,13 +42,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from cases import load_cases  # noqa: E402
+from cases import load_breakdowns, load_cases  # noqa: E402
 import report  # noqa: E402
 
 PYTHON = os.environ.get("VQ_PYTHON", "/usr/bin/python3")
+BUILD_DIR = os.path.join(REPO, os.environ.get("BUILD", "build"))
 TUNED = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736"
 CONFIGS = ("vqc", "pytorch", "pytorch+tuned")
-NA_VQC = "n/a (code generator not built yet)"
+NA_VQC = "not built"
 DISTURBED = 0.25      # other processes' CPUs beyond the ones this run leaves free: measured again
 
 
@@ -122,11 +129,66 @@ def wait_idle(need=0.85, max_wait=120.0):
     return round(idle, 2)
 
 
-def vqc_argv(case, threads, steps):
-    prog = os.path.join(REPO, case["program"])
+def program_path(case):
+    return os.path.join(BUILD_DIR, "bench", case["program"])
+
+
+def build_vqc(case, built, log=sys.stderr):
+    """Generates and compiles case's program once per program (built: {program: status}). Returns
+    "built" or "failed: <why>". vqc writes into a scratch directory; files whose content did not
+    change are kept (with their times), so make recompiles only what vqc changed."""
+    prog = program_path(case)
+    if prog in built:
+        return built[prog]
+    gen = os.path.dirname(prog)
+    scratch = gen + ".new"
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(os.path.dirname(gen), exist_ok=True)
+    vqc = os.path.join(BUILD_DIR, "vqc")
+    argv = [vqc] + shlex.split(case["vqc_args"]) + ["-o", scratch]
+    t0 = time.monotonic()
+    p = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
+    if p.returncode != 0:
+        built[prog] = "failed: vqc: %s" % (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]
+        print("run_bench: %s: %s" % (case["name"], built[prog]), file=log)
+        return built[prog]
+    os.makedirs(gen, exist_ok=True)
+    for f in os.listdir(scratch):
+        src, dst = os.path.join(scratch, f), os.path.join(gen, f)
+        if not (os.path.isfile(dst) and filecmp.cmp(src, dst, shallow=False)):
+            os.replace(src, dst)
+    shutil.rmtree(scratch, ignore_errors=True)
+    p = subprocess.run(["make", "-s", "-C", gen], cwd=REPO, capture_output=True, text=True)
+    if p.returncode != 0:
+        built[prog] = "failed: make: %s" % ((p.stderr or p.stdout).strip().splitlines() or ["?"])[-1][:200]
+    else:
+        built[prog] = "built"
+    print("run_bench: %s: vqc %s -> %s: %s (%.1f s)" % (case["name"], case["vqc_args"],
+          os.path.relpath(prog, REPO), built[prog], time.monotonic() - t0), file=log)
+    return built[prog]
+
+
+def vqc_argv(case, threads, steps, profile=False):
+    prog = program_path(case)
     if not (os.path.isfile(prog) and os.access(prog, os.X_OK)):
         return None
-    return [prog, "bench", "--batch", str(case["batch"]), "--threads", str(threads), "--steps", str(steps), "--json"]
+    argv = [prog, "bench", "--batch", str(case["batch"]), "--threads", str(threads), "--steps", str(steps),
+            "--warmup", str(case.get("warmup", 1)), "--json"]
+    if case["mode"] == "fwd":
+        argv += ["--forward-only", "--no-profile"]
+    elif not profile:
+        argv += ["--no-profile"]
+    return argv
+
+
+def breakdown_of(res, top=12):
+    """The per-op part of a vqc bench JSON: categories (ms), the profiled step, the top ops."""
+    if not res or "categories" not in res:
+        return None
+    ops = sorted(res.get("ops", {}).items(), key=lambda kv: -(kv[1][0] + kv[1][1]))
+    return dict(model=res.get("model"), batch=res.get("batch"), threads=res.get("threads"),
+                disc=res.get("disc"), step_ms=res["profiled_step_ms"], categories=res["categories"],
+                n_ops=len(res.get("ops", {})), top=[[k, v[0], v[1]] for k, v in ops[:top]])
 
 
 def torch_argv(case, threads, steps):
@@ -169,6 +231,7 @@ def summarize(case, threads, runs, peak):
         ms = statistics.median(step_ms(r, case["mode"]) for r in rs)
         gflops = flops / (ms / 1e3) / 1e9 if flops else statistics.median(r.get("gflops") or 0 for r in rs)
         rows[cfg] = dict(ms=ms, images_per_s=case["batch"] / (ms / 1e3), gflops=gflops,
+                         disc=(all(r.get("disc") for r in rs) if cfg == "vqc" else case["mode"] == "train"),
                          pct_peak=100.0 * gflops / peak if peak else None,
                          peak_rss_mb=max(r["_rss_mb"] for r in rs),
                          cores_used=statistics.median(r["_cpu_s"] / r["_wall_s"] for r in rs),
@@ -190,6 +253,7 @@ def main(argv=None):
     ap.add_argument("--cases", help="comma-separated case names (default all)")
     ap.add_argument("--rounds", type=int, help="measured processes per configuration (default 3; quick 1)")
     ap.add_argument("--steps", type=int, help="timed steps per process for every case (default: cases.json)")
+    ap.add_argument("--warmup", type=int, help="warm-up steps per process for every case (default: cases.json)")
     ap.add_argument("--configs", default=",".join(CONFIGS), help="subset of %s" % ",".join(CONFIGS))
     ap.add_argument("--out", help="where benchmarks.{md,png,json} go (default docs; quick build/bench)")
     ap.add_argument("--fma", default=os.path.join(os.environ.get("BUILD", "build"), "bench", "fma_peak"))
@@ -197,6 +261,8 @@ def main(argv=None):
     ap.add_argument("--max-wait", type=float, default=30.0,
                     help="seconds to wait for an idle machine before each run (0: do not wait)")
     ap.add_argument("--keep-coretype", action="store_true", help="leave OPENBLAS_CORETYPE as it is set")
+    ap.add_argument("--no-build", action="store_true", help="run the vqc programs already built, do not regenerate")
+    ap.add_argument("--no-breakdown", action="store_true", help="skip cases.json's vqc-only breakdown runs")
     ap.add_argument("--render", metavar="JSON", help="only re-write OUT/benchmarks.{md,png} from a "
                     "benchmarks.json (e.g. after changing report.py), re-judging disturbed runs")
     a = ap.parse_args(argv)
@@ -208,7 +274,8 @@ def main(argv=None):
             for cfg, row in s["rows"].items():
                 if row:
                     row["disturbed"] = sum(disturbed(r, s["threads"]) for r in s["raw"][cfg])
-        report.write_markdown(os.path.join(out_dir, "benchmarks.md"), saved["results"], saved["meta"])
+        report.write_markdown(os.path.join(out_dir, "benchmarks.md"), saved["results"], saved["meta"],
+                              saved.get("breakdowns", []))
         err = report.write_png(os.path.join(out_dir, "benchmarks.png"), saved["results"])
         print(report.text_table(saved["results"]))
         if err:
@@ -218,12 +285,17 @@ def main(argv=None):
     threads = [int(t) for t in (a.threads or ("2" if a.quick else "2,1")).split(",")]
     rounds = a.rounds or (1 if a.quick else 3)
     cases = load_cases()
+    extra = [] if a.no_breakdown else load_breakdowns()
+    if a.warmup is not None:
+        for c in cases + extra:
+            c["warmup"] = a.warmup
     if a.cases:
         want = a.cases.split(",")
-        unknown = [w for w in want if w not in [c["name"] for c in cases]]
+        unknown = [w for w in want if w not in [c["name"] for c in cases + extra]]
         if unknown:
             ap.error("unknown case(s) %s (known: %s)" % (unknown, ", ".join(c["name"] for c in cases)))
         cases = [c for c in cases if c["name"] in want]
+        extra = [c for c in extra if c["name"] in want]
     configs = a.configs.split(",")
     if any(c not in CONFIGS for c in configs):
         ap.error("--configs: expected a subset of %s" % ",".join(CONFIGS))
@@ -238,6 +310,14 @@ def main(argv=None):
     print("run_bench: %s; FMA peak %s GFLOP/s; %d round(s); threads %s" %
           (machine["cpu"], peaks or "n/a", rounds, threads), file=sys.stderr)
 
+    built = {}
+    if "vqc" in configs or extra:
+        for case in cases + extra:
+            if a.no_build:
+                built[program_path(case)] = "built" if vqc_argv(case, 1, 1) else NA_VQC
+            else:
+                build_vqc(case, built)
+
     results, failed = [], []
     for t in threads:
         for case in cases:
@@ -247,7 +327,7 @@ def main(argv=None):
                 for cfg in configs:
                     env = base_env(t, a.keep_coretype)
                     if cfg == "vqc":
-                        argv_ = vqc_argv(case, t, steps)
+                        argv_ = vqc_argv(case, t, steps, profile=rnd == 0)
                         if argv_ is None:
                             continue
                     else:
@@ -280,10 +360,34 @@ def main(argv=None):
                           file=sys.stderr, flush=True)
             s = summarize(case, t, runs, peaks.get(t))
             s["raw"] = runs
+            bstat = built.get(program_path(case), NA_VQC)
             s["vqc_status"] = ("measured" if runs.get("vqc") else
-                               "failed" if vqc_argv(case, t, steps) and "vqc" in configs else
-                               "not run" if "vqc" not in configs else NA_VQC)
+                               "not run" if "vqc" not in configs else
+                               "n/a (%s)" % bstat if bstat != "built" else "failed")
+            s["breakdown"] = next((breakdown_of(r) for r in runs.get("vqc", []) if breakdown_of(r)), None)
             results.append(s)
+
+    breakdowns = [dict(s["breakdown"], case=s["case"], train_step_ms=s["rows"]["vqc"]["ms"])
+                  for s in results if s.get("breakdown") and s["threads"] == threads[0]]
+    for case in extra:
+        argv_ = vqc_argv(case, threads[0], a.steps or case["steps"]["quick" if a.quick else "full"], profile=True)
+        if argv_ is None:
+            print("run_bench: breakdown %s: %s" % (case["name"], built.get(program_path(case), NA_VQC)),
+                  file=sys.stderr)
+            continue
+        wait_idle(max_wait=a.max_wait)
+        try:
+            r = measure(argv_, base_env(threads[0], a.keep_coretype))
+        except RuntimeError as e:
+            print("run_bench: breakdown %s FAILED: %s" % (case["name"], e), file=sys.stderr)
+            failed.append("breakdown %s" % case["name"])
+            continue
+        b = breakdown_of(r)
+        if b:
+            b.update(case=case["name"], train_step_ms=r.get("train_step_ms"), disturbed=disturbed(r, threads[0]))
+            breakdowns.append(b)
+        print("run_bench: breakdown %-12s T=%d %9.1f ms  others %.2f" % (case["name"], threads[0],
+              r.get("train_step_ms") or float("nan"), r["_others_cores"]), file=sys.stderr, flush=True)
 
     if peaks:
         wait_idle(max_wait=a.max_wait)
@@ -301,9 +405,11 @@ def main(argv=None):
                 argv=" ".join(shlex.quote(x) for x in sys.argv))
     table = report.text_table(results)
     print(table)
+    for b in breakdowns:
+        print(report.breakdown_text(b))
     with open(os.path.join(out_dir, "benchmarks.json"), "w") as f:
-        json.dump(dict(meta=meta, results=results), f, indent=1)
-    report.write_markdown(os.path.join(out_dir, "benchmarks.md"), results, meta)
+        json.dump(dict(meta=meta, results=results, breakdowns=breakdowns), f, indent=1)
+    report.write_markdown(os.path.join(out_dir, "benchmarks.md"), results, meta, breakdowns)
     png = os.path.join(out_dir, "benchmarks.png")
     err = report.write_png(png, results)
     if err:

@@ -31,7 +31,8 @@ def common_arguments(p):
     p.add_argument("--allow-unexpected", action="store_true",
                    help="checkpoint tensors absent from the table are reported and left out, not fatal")
     p.add_argument("--model", metavar="MODEL.vq",
-                   help="bind the checkpoint to this description (model_hash = its FNV-1a 64), so --ckpt accepts it")
+                   help="record this description's name in the metadata (the checkpoint stays unbound: model_hash 0, "
+                        "which the driver accepts after checking every tensor name and shape)")
     p.add_argument("--step", type=int, default=0, help="training step to record (default 0)")
     p.add_argument("--seed", type=int, default=0, help="rng state to record: vq_rng_seed(SEED) (default 0)")
     p.add_argument("--check-only", action="store_true", help="check names and shapes, print the summary, write nothing")

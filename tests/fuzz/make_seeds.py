@@ -12,6 +12,9 @@ they do not depend on the loaders under test:
   safetensors  https://github.com/huggingface/safetensors ("Format")
   IDX          http://yann.lecun.com/exdb/mnist/ (magic, big-endian dims, bytes)
   PNG          https://www.w3.org/TR/png/ (chunks, filters, Adam7)
+Arguments name the corpora to write (default: all), e.g. `make_seeds.py codes`.
+CODES seeds (the text files of `decode`, runtime/codes.h) fit the three
+codebook tables of tests/fuzz/fuzz_codes.c, plus near-misses of each check.
 The .vq seeds are copies of models/*.vq and tests/golden/**/*.vq (named by
 their path) plus the hand-written ones in HAND_VQ below.
 """
@@ -21,6 +24,7 @@ import json
 import os
 import random
 import struct
+import sys
 import zlib
 
 OUT = "tests/fuzz/corpus"
@@ -258,8 +262,54 @@ def make_vq():
         put("vq", "hand_" + name + ".vq", text.encode())
 
 
+# --- CODES (runtime/codes.h) --------------------------------------------------------
+codes_rng = random.Random(8)   # its own stream, so `make_seeds.py codes` alone writes the same bytes
+
+
+def codes_block(name, h, w, k, rows=None):
+    rows = rows if rows is not None else [[codes_rng.randrange(k) for _ in range(w)] for _ in range(h)]
+    return "codebook %s %d %d %d\n" % (name, h, w, k) + "".join(" ".join(map(str, r)) + "\n" for r in rows)
+
+
+def make_codes():
+    # The tables of fuzz_codes.c: one (quantize 1x1 K=1), toy (quantize 4x4 K=16),
+    # two (quantize_t 2x3 K=512, quantize_b 4x6 K=7).
+    good = {
+        "one": codes_block("quantize", 1, 1, 1),
+        "toy": codes_block("quantize", 4, 4, 16),
+        "toy_max": codes_block("quantize", 4, 4, 16, [[15] * 4, [0] * 4, [15, 0, 15, 0], [7] * 4]),
+        "two": codes_block("quantize_t", 2, 3, 512) + codes_block("quantize_b", 4, 6, 7),
+    }
+    for name, text in good.items():
+        put("codes", name + ".codes", text.encode())
+    toy = good["toy"]
+    put("codes", "toy_crlf_blank_lines.codes", ("\n" + toy.replace("\n", "\r\n\n")).encode())
+    put("codes", "toy_tabs.codes", toy.replace(" ", "\t").encode())
+    put("codes", "toy_out_of_range.codes", codes_block("quantize", 4, 4, 16, [[1] * 4] * 3 + [[0, 1, 16, 2]]).encode())
+    put("codes", "toy_negative.codes", codes_block("quantize", 4, 4, 16, [[-1, 0, 0, 0]] + [[1] * 4] * 3).encode())
+    put("codes", "toy_huge_index.codes", codes_block("quantize", 4, 4, 16, [[99999999999999999999] * 4] * 4).encode())
+    put("codes", "toy_short_row.codes", codes_block("quantize", 4, 4, 16, [[1, 2, 3]] + [[1] * 4] * 3).encode())
+    put("codes", "toy_long_row.codes", codes_block("quantize", 4, 4, 16, [[1, 2, 3, 4, 5]] + [[1] * 4] * 3).encode())
+    put("codes", "toy_truncated.codes", toy[: len(toy) * 2 // 3].encode())
+    put("codes", "toy_trailing.codes", (toy + "codebook extra 1 1 1\n0\n").encode())
+    put("codes", "toy_wrong_grid.codes", codes_block("quantize", 2, 8, 16).encode())
+    put("codes", "toy_wrong_name.codes", codes_block("quantise", 4, 4, 16).encode())
+    put("codes", "toy_malformed.codes", toy.replace(" ", "x", 1).encode())
+    put("codes", "toy_nul.codes", toy.replace("\n", "\n\0", 2).encode())
+    put("codes", "two_swapped.codes", (codes_block("quantize_b", 4, 6, 7) + codes_block("quantize_t", 2, 3, 512)).encode())
+    put("codes", "empty.codes", b"")
+
+
 if __name__ == "__main__":
-    make_json(make_safetensors())
-    make_idx()
-    make_png()
-    make_vq()
+    makers = {"safetensors": None, "json": None, "idx": make_idx, "png": make_png, "vq": make_vq, "codes": make_codes}
+    which = sys.argv[1:] or list(makers)
+    for w in which:
+        if w not in makers:
+            sys.exit("make_seeds.py: unknown corpus %r (one of %s)" % (w, ", ".join(makers)))
+    if "safetensors" in which or "json" in which:
+        st = make_safetensors()
+        if "json" in which:
+            make_json(st)
+    for w in which:
+        if makers[w]:
+            makers[w]()

@@ -5,7 +5,7 @@ parameter gradient, as safetensors files under the reference (taming / rosinalit
 
 Usage: /usr/bin/python3 tests/reference/make_fixtures.py MODEL OUTDIR [--seed S] [--batch B]
          [--size S] [--legacy 0|1] [--perceptual-weight W] [--codebook-std F]
-         [--disc-start N] [--global-step N]
+         [--disc-start N] [--global-step N] [--steps N [--lr LR]]
 MODEL: vqgan_fmnist, tiny32, vqgan_f16 (use --size 64: 256 is slow) or vqvae2.
 
 Files (OUTDIR/MODEL.<part>.safetensors), float32 unless noted; each carries __metadata__
@@ -27,10 +27,24 @@ Files (OUTDIR/MODEL.<part>.safetensors), float32 unless noted; each carries __me
            g_loss w.r.t. decoder.conv_out.weight that d_weight is made from
   after    buffers after the step (BatchNorm running stats after the three discriminator
            passes; VQ-VAE-2's EMA codebooks after their update)
+  steps    only with --steps N > 0: N training steps from the weights above on the same input
+           batch x every step, as the references train: VQGAN (taming VQModel.training_step):
+           Adam on the autoencoder (betas (0.5, 0.9)) with the generator loss, then Adam on the
+           discriminator (same lr and betas) with d_loss on the SAME step's reconstruction (from
+           before the autoencoder's update, as vqc's train step; taming recomputes it), global_step
+           = --global-step + i; VQ-VAE-2 (rosinality train_vqvae.py): Adam (betas (0.9, 0.999))
+           on loss, EMA codebook update inside the forward. Per step i (arrays of shape (N,)),
+           the values of the forward of step i, before its updates: VQGAN loss, nll_loss, qloss,
+           g_loss, d_weight, disc_factor, d_loss; VQ-VAE-2 loss, recon_loss, latent_loss, diff_t,
+           diff_b; `indices.<key>` (I64, (N, B, h, w)) the codes of each step's forward under
+           the forward part's key (indices; id_t, id_b); then `buffer.<name>` for every
+           buffer after the N steps. Metadata: steps,
+           lr, beta1, beta2, eps (one lr for both VQGAN optimizers; default: the model's .vq
+           recipe, LR_DEFAULTS below, VQGAN f16 lr = 4.5e-6 * batch as taming's main.py).
 The model is in train mode (BatchNorm uses batch statistics; VQ-VAE-2 updates its EMA
 codebooks after reading the codes). No optimizer step is taken: the discriminator step uses
 the same reconstruction as the generator step (taming would recompute it after the generator's
-Adam step). The VQGAN GAN term is on (disc_start 0) unless --disc-start says otherwise.
+Adam step; so do vqc's train step and the steps part). The VQGAN GAN term is on (disc_start 0) unless --disc-start says otherwise.
 """
 import argparse
 import json
@@ -49,6 +63,10 @@ from vqref.vqvae2 import vqvae2_loss  # noqa: E402
 from vqref import safetensors_np  # noqa: E402
 
 DEFAULTS = {"vqgan_fmnist": (4, 32), "tiny32": (2, 32), "vqgan_f16": (1, 64), "vqvae2": (2, 32)}
+# --steps recipe per model: (lr, scale lr by the batch size, beta1, beta2), as models/*.vq say
+LR_DEFAULTS = {"vqgan_fmnist": (2e-4, False, 0.5, 0.9), "tiny32": (2e-4, False, 0.5, 0.9),
+               "vqgan_f16": (4.5e-6, True, 0.5, 0.9), "vqvae2": (3e-4, False, 0.9, 0.999)}
+ADAM_EPS = 1e-8
 
 
 def np32(t):
@@ -133,6 +151,60 @@ def vqvae2_fixtures(model, x, args):
     return fwd, losses, {n: np32(gr) for (n, _), gr in zip(params, grads)}
 
 
+def vqgan_steps(model, x, args, lr, betas):
+    """N of taming's training steps on the same batch: generator step then discriminator step."""
+    model.train()
+    loss_mod = model.loss
+    opt_ae = torch.optim.Adam(list(model.ae_parameters()), lr=lr, betas=betas, eps=ADAM_EPS)
+    opt_d = torch.optim.Adam(list(loss_mod.discriminator.parameters()), lr=lr, betas=betas, eps=ADAM_EPS)
+    keys = ("loss", "nll_loss", "qloss", "g_loss", "d_weight", "disc_factor", "d_loss")
+    rows = {k: [] for k in keys}
+    idx = []
+    for i in range(args.steps):
+        gs = args.global_step + i
+        st = model.stages(x)                           # = model(x), keeping the indices
+        xrec, qloss = st["xrec"], st["qloss"]
+        idx.append(np32(st["indices"]))
+        loss, g = loss_mod(qloss, x, xrec, 0, gs, last_layer=model.get_last_layer())
+        opt_ae.zero_grad()
+        loss.backward()
+        opt_ae.step()
+        # taming recomputes the reconstruction for optimizer_idx 1 (after the generator's update);
+        # vqc's train step (runtime/train_step.h) reuses this step's: the C side must match that
+        d_loss, _ = loss_mod(qloss.detach(), x, xrec.detach(), 1, gs)
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        for k, v in (("loss", loss), ("nll_loss", g["nll_loss"]), ("qloss", qloss), ("g_loss", g["g_loss"]),
+                     ("d_weight", g["d_weight"]), ("disc_factor", g["disc_factor"]), ("d_loss", d_loss)):
+            rows[k].append(float(v.detach().mean()))
+    out = {k: np.array(v, dtype=np.float32) for k, v in rows.items()}
+    out["indices.indices"] = np.stack(idx)
+    return out
+
+
+def vqvae2_steps(model, x, args, lr, betas):
+    """N of rosinality's train_vqvae.py steps on the same batch."""
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, eps=ADAM_EPS)
+    rows = {k: [] for k in ("loss", "recon_loss", "latent_loss", "diff_t", "diff_b")}
+    idx = {"id_t": [], "id_b": []}
+    for _ in range(args.steps):
+        s = model.stages(x)
+        for k in idx:
+            idx[k].append(np32(s[k]))
+        loss, recon, latent = vqvae2_loss(s["xrec"], x, s["diff"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        for k, v in (("loss", loss), ("recon_loss", recon), ("latent_loss", latent), ("diff_t", s["diff_t"]),
+                     ("diff_b", s["diff_b"])):
+            rows[k].append(float(v.detach().sum()))
+    out = {k: np.array(v, dtype=np.float32) for k, v in rows.items()}
+    out.update({"indices." + k: np.stack(v) for k, v in idx.items()})
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("model", choices=sorted(DEFAULTS))
@@ -149,6 +221,9 @@ def main(argv=None):
                          "uniform(-1/K, 1/K) puts codes so close that argmins are near ties)")
     ap.add_argument("--disc-start", type=int, default=0)
     ap.add_argument("--global-step", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=0,
+                    help="also write MODEL.steps.safetensors: the losses of N optimizer steps")
+    ap.add_argument("--lr", type=float, help="learning rate of the --steps optimizers (default: the model's)")
     args = ap.parse_args(argv)
     batch, size = DEFAULTS[args.model]
     batch, size = args.batch or batch, args.size or size
@@ -177,6 +252,7 @@ def main(argv=None):
                     q.embed.normal_(0.0, args.codebook_std)
                     q.embed_avg.copy_(q.embed)
     weights = {n: np32(t) for n, t in model.state_dict().items()}
+    start_state = {n: t.detach().clone() for n, t in model.state_dict().items()}
 
     gen = torch.Generator().manual_seed(args.seed + 1)
     x = torch.rand(batch, channels, size, size, generator=gen) * 2 - 1
@@ -194,10 +270,25 @@ def main(argv=None):
     if cfg["kind"] == "vqgan":
         meta.update(legacy=str(args.legacy), global_step=str(args.global_step))
     parts = dict(weights=weights, inputs={"x": np32(x)}, forward=fwd, losses=losses, grads=grads, after=after)
+    if args.steps > 0:
+        base, per_batch, b1, b2 = LR_DEFAULTS[args.model]
+        lr = args.lr if args.lr is not None else base * (batch if per_batch else 1)
+        model.load_state_dict(start_state)             # the single-step fixtures moved buffers (BN, EMA)
+        run = vqgan_steps if cfg["kind"] == "vqgan" else vqvae2_steps
+        steps = run(model, x, args, lr, (b1, b2))
+        steps.update({"buffer." + n: np32(t) for n, t in model.named_buffers()
+                      if not n.startswith("loss.perceptual_loss.")})
+        parts["steps"] = steps
+        meta_steps = dict(steps=str(args.steps), lr=repr(lr), beta1=repr(b1), beta2=repr(b2), eps=repr(ADAM_EPS),
+                          same_batch="1")
+    else:
+        meta_steps = {}
     for part, tensors in parts.items():
         path = os.path.join(args.outdir, "%s.%s.safetensors" % (args.model, part))
-        safetensors_np.save_file(tensors, path, metadata=dict(meta, part=part))
+        safetensors_np.save_file(tensors, path, metadata=dict(meta, part=part, **(meta_steps if part == "steps" else {})))
     summary = ", ".join("%s=%.6g" % (k, float(v)) for k, v in sorted(losses.items()))
+    if args.steps > 0:
+        summary += "; %d steps: loss %.6g -> %.6g" % (args.steps, parts["steps"]["loss"][0], parts["steps"]["loss"][-1])
     gap_keys = [k for k in fwd if k.endswith("dist_gap")]
     gaps = ", ".join("min %s %.3g" % (k, fwd[k].min()) for k in gap_keys)
     print("%s seed %d batch %d size %d: %s; %s; %.1f s" % (args.model, args.seed, batch, size, summary, gaps,

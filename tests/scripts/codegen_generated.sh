@@ -5,6 +5,7 @@
 # (-Wall -Wextra -Werror -O1) with its own Makefile.
 set -eu
 BUILD=${BUILD:-build}
+case $BUILD in /*) LIB=$BUILD/libvqrt.a ;; *) LIB=$PWD/$BUILD/libvqrt.a ;; esac
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 fail=0
@@ -18,10 +19,17 @@ for vq in models/*.vq; do
     # the provenance names the output directory: compare as if written to generated/$name
     sed -i "s|generated/$name.fresh.$$|generated/$name|g" "$TMP/$name"/*
     sed -i 's|^VQC_ROOT ?= .*|VQC_ROOT ?= $(HERE)../..|' "$TMP/$name/Makefile"
+    # ... and by build/vqc (make test-asan runs build-asan/vqc)
+    [ "$BUILD" = build ] || sed -i "s|$BUILD/vqc |build/vqc |g" "$TMP/$name"/*
     if ! diff -r -x "$name" "generated/$name" "$TMP/$name" >"$TMP/diff" 2>&1; then
         head -20 "$TMP/diff"; echo "FAIL $name: generated/$name is out of date (run make generated)"; fail=1
     fi
-    if ! make -s -C "$TMP/$name" OPT=-O1 VQC_ROOT="$PWD" >"$TMP/log" 2>&1; then cat "$TMP/log"; echo "FAIL $name: compile"; fail=1; fi
+    if [ -n "${VQ_SANFLAGS:-}" ]; then   # under make test-asan the runtime is instrumented
+        set -- CFLAGS="-std=c11 -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -fopenmp $VQ_SANFLAGS"
+    else
+        set -- OPT=-O1
+    fi
+    if ! make -s -C "$TMP/$name" "$@" VQC_ROOT="$PWD" VQRT_LIB="$LIB" >"$TMP/log" 2>&1; then cat "$TMP/log"; echo "FAIL $name: compile"; fail=1; fi
 done
 echo "codegen_generated: $n model(s) checked"
 exit $fail

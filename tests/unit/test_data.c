@@ -672,14 +672,28 @@ static int child_peak_growth_mib(int png, const char *path)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 254;
 }
 
+/* Under AddressSanitizer a fresh allocation's shadow (1/8 of its size) is
+ * written even when the allocation itself is never touched: 128 MiB for the
+ * 1 GiB promised below, still far from the 1024 MiB the bug cost. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SHADOW_MIB 128
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SHADOW_MIB 128
+#endif
+#endif
+#ifndef SHADOW_MIB
+#define SHADOW_MIB 0
+#endif
+
 static void test_huge_promises_cost_no_memory(void **state)
 {
     (void)state;
     int idx = child_peak_growth_mib(0, "tests/fuzz/known/idx/promises_1gib.idx");
     int png = child_peak_growth_mib(1, "tests/fuzz/known/png/ihdr_16384x16384_tiny_idat.png");
     print_message("peak RSS growth: idx %d MiB, png %d MiB (promised 1024 and 1024)\n", idx, png);
-    assert_true(idx < 64);
-    assert_true(png < 64);
+    assert_true(idx < 64 + SHADOW_MIB);
+    assert_true(png < 64 + SHADOW_MIB);
 }
 
 int main(void)

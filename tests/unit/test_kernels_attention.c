@@ -2,6 +2,9 @@
  * and PyTorch, dq/dk/dv against finite differences, accumulation.
  * Legend: B batch, C channels, N = H*W positions. */
 #include "test_kernels_util.h"
+
+#include <cblas.h>
+#include <omp.h>
 #include "../fixtures/kernels/kernels_fixtures.h"
 
 static void naive_attn(float *out, float *probs, const float *q, const float *k, const float *v, int B, int C, int N)
@@ -89,7 +92,8 @@ static void test_pytorch_fixture(void **st)
 {
     (void)st;
     enum { B = 2, C = 4, N = 6, n = B * C * N };
-    float q[n], k[n], v[n], g[n], out[n], probs[B * N * N], dq[n] = {0}, dk[n] = {0}, dv[n] = {0}, scratch[N * N];
+    float q[n], k[n], v[n], g[n], out[n], probs[B * N * N], dq[n] = {0}, dk[n] = {0}, dv[n] = {0};
+    float *scratch = kt_alloc(vq_attention_scratch_floats(N));   /* one slot per thread */
     kt_fixture_input(q, n, 0.1, 1.5); kt_fixture_input(k, n, 0.2, 1.5);
     kt_fixture_input(v, n, 0.3, 1.0); kt_fixture_input(g, n, 0.4, 1.0);
     vq_attention_forward(out, probs, q, k, v, B, C, N);
@@ -99,6 +103,42 @@ static void test_pytorch_fixture(void **st)
     kt_assert_close("attention dq vs torch", dq, fx_attn_dq, n, 1e-5);
     kt_assert_close("attention dk vs torch", dk, fx_attn_dk, n, 1e-5);
     kt_assert_close("attention dv vs torch", dv, fx_attn_dv, n, 1e-5);
+    vq_free(scratch);
+}
+
+/* The kernel's own threads (OpenBLAS single-threaded): images in parallel
+ * (B = 5 >= threads, odd) and one image with split sgemms (B = 1), forward
+ * against the direct loop and backward against the serial path (OpenMP 1
+ * thread, which runs exactly the loops test_gradients checked). */
+static void test_threaded_paths(void **st)
+{
+    (void)st;
+    int keep_omp = omp_get_max_threads(), keep_blas = openblas_get_num_threads();
+    for (int B = 1; B <= 5; B += 4) {
+        ctx c; init(&c, B, 24, 80, 30 + B);   /* N*N = 6400 and C*N*N large enough to split */
+        float *out = kt_alloc(c.n), *probs = kt_alloc((size_t)B * 80 * 80);
+        float *d1[3], *d2[3];
+        for (int i = 0; i < 3; i++) { d1[i] = kt_alloc(c.n); d2[i] = kt_alloc(c.n); }
+        float *scratch = kt_alloc(vq_attention_scratch_floats(c.N));
+        naive_attn(out, probs, c.q, c.k, c.v, B, 24, 80);
+        openblas_set_num_threads(1);
+        omp_set_num_threads(1);
+        loss_fn(&c);
+        vq_attention_backward(d1[0], d1[1], d1[2], c.r, c.q, c.k, c.v, c.probs, B, c.C, c.N, scratch);
+        omp_set_num_threads(2);
+        memset(c.out, 0, c.n * sizeof(float));
+        loss_fn(&c);
+        vq_attention_backward(d2[0], d2[1], d2[2], c.r, c.q, c.k, c.v, c.probs, B, c.C, c.N, scratch);
+        omp_set_num_threads(keep_omp);
+        openblas_set_num_threads(keep_blas);
+        kt_assert_close("threaded attention out vs direct loop", c.out, out, c.n, 2e-6);
+        kt_assert_close("threaded attention probs vs direct loop", c.probs, probs, (size_t)B * 80 * 80, 2e-6);
+        kt_assert_close("threaded attention dq vs serial", d2[0], d1[0], c.n, 1e-5);
+        kt_assert_close("threaded attention dk vs serial", d2[1], d1[1], c.n, 1e-5);
+        kt_assert_close("threaded attention dv vs serial", d2[2], d1[2], c.n, 1e-5);
+        for (int i = 0; i < 3; i++) { vq_free(d1[i]); vq_free(d2[i]); }
+        vq_free(out); vq_free(probs); vq_free(scratch); fin(&c);
+    }
 }
 
 int main(void)
@@ -107,6 +147,7 @@ int main(void)
         cmocka_unit_test(test_forward_matches_naive),
         cmocka_unit_test(test_gradients),
         cmocka_unit_test(test_pytorch_fixture),
+        cmocka_unit_test(test_threaded_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,9 @@
  * every gradient against finite differences, accumulation, banding, checks.
  * Legend: B batch, Ci, Co channels, H, W input, Ho, Wo output. */
 #include "test_kernels_util.h"
+#include "conv_common.h"
+
+#include <omp.h>
 #include "../fixtures/kernels/kernels_fixtures.h"
 
 /* Direct definition: y[n,co,oy,ox] = b[co] + sum w[co,ci,ky,kx] x[n,ci,oy*sh-pt+ky, ox*sw-pl+kx]. */
@@ -120,8 +123,10 @@ static void test_banded_large_layer(void **st)
     (void)st;
     vq_conv2d_shape s = {1, 64, 64, 64, 8, 3, 3, 1, 1, 1, 1, 1, 1, 64, 64, 0};
     case_ c; case_init(&c, s, 40);
-    assert_true(vq_conv2d_scratch_floats(&s) <= ((size_t)1 << 20));
-    assert_true(vq_conv2d_scratch_floats(&s) < (size_t)64 * 9 * 64 * 64);   /* really banded */
+    /* per thread slot: one band's columns (+ the flipped kernel for backward data) */
+    assert_true(vq_conv2d_scratch_floats(&s) <= (size_t)vq_kernel_slots() * (((size_t)1 << 20) + 64 * 9 * 64) +
+                                                 (size_t)8 * 64 * 9);
+    assert_true(vq_conv2d_scratch_floats(&s) < (size_t)vq_kernel_slots() * 64 * 9 * 64 * 64);   /* really banded */
     float *want = kt_alloc(c.ny);
     naive_conv(want, c.x, c.w, c.b, &s);
     vq_conv2d_forward(c.y, c.x, c.w, c.b, &s, c.scratch);
@@ -134,6 +139,110 @@ static void test_banded_large_layer(void **st)
     assert_true(fabs(lhs - rx) <= 1e-4 * fabs(lhs) + 1e-2);
     assert_true(fabs(lhs - rw) <= 1e-4 * fabs(lhs) + 1e-2);
     vq_free(want); vq_free(dx); vq_free(dw); case_free(&c);
+}
+
+/* dx, dw, db by the direct definitions (the adjoints of naive_conv), in double. */
+static void naive_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                           const vq_conv2d_shape *s)
+{
+    for (int n = 0; n < s->B; n++)
+        for (int co = 0; co < s->Co; co++)
+            for (int oy = 0; oy < s->Ho; oy++)
+                for (int ox = 0; ox < s->Wo; ox++) {
+                    float g = dy[(((size_t)n * s->Co + co) * s->Ho + oy) * s->Wo + ox];
+                    if (db) db[co] += g;
+                    for (int ci = 0; ci < s->Ci; ci++)
+                        for (int ky = 0; ky < s->kh; ky++)
+                            for (int kx = 0; kx < s->kw; kx++) {
+                                int iy = oy * s->stride_h - s->pad_top + ky, ix = ox * s->stride_w - s->pad_left + kx;
+                                if (iy < 0 || iy >= s->H || ix < 0 || ix >= s->W) continue;
+                                size_t wi = ((size_t)(co * s->Ci + ci) * s->kh + ky) * s->kw + kx;
+                                size_t xi = (((size_t)n * s->Ci + ci) * s->H + iy) * s->W + ix;
+                                dx[xi] += w[wi] * g;
+                                dw[wi] += x[xi] * g;
+                            }
+                }
+}
+
+/* Runs forward, backward data and backward weight of shape s with the kernels'
+ * own threads (OpenBLAS single-threaded, OpenMP `threads`) and compares all four
+ * results with the direct loops. */
+static void check_threaded(vq_conv2d_shape s, int threads, uint64_t seed)
+{
+    case_ c; case_init(&c, s, seed);
+    int keep_omp = omp_get_max_threads(), keep_blas = openblas_get_num_threads();
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(1);
+    float *want = kt_alloc(c.ny), *dx = kt_alloc(c.nx), *dw = kt_alloc(c.nw), *db = kt_alloc(s.Co);
+    float *wdx = kt_alloc(c.nx), *wdw = kt_alloc(c.nw), *wdb = kt_alloc(s.Co);
+    naive_conv(want, c.x, c.w, c.b, &c.s);
+    naive_backward(wdx, wdw, wdb, c.r, c.x, c.w, &c.s);
+    /* backward accumulates: start from 1 and add 1 to the expectation */
+    for (size_t i = 0; i < c.nx; i++) { dx[i] = 1.0f; wdx[i] += 1.0f; }
+    for (size_t i = 0; i < c.nw; i++) { dw[i] = 1.0f; wdw[i] += 1.0f; }
+    vq_conv2d_forward(c.y, c.x, c.w, c.b, &c.s, c.scratch);
+    vq_conv2d_backward_data(dx, c.r, c.w, &c.s, c.scratch);
+    vq_conv2d_backward_weight(dw, db, c.r, c.x, &c.s, c.scratch);
+    omp_set_num_threads(keep_omp);
+    openblas_set_num_threads(keep_blas);
+    kt_assert_close("threaded conv2d y", c.y, want, c.ny, 1e-4);
+    kt_assert_close("threaded conv2d dx", dx, wdx, c.nx, 1e-4);
+    kt_assert_close("threaded conv2d dw", dw, wdw, c.nw, 1e-4);
+    if (s.bias) kt_assert_close("threaded conv2d db", db, wdb, s.Co, 1e-4);
+    vq_free(want); vq_free(dx); vq_free(dw); vq_free(db); vq_free(wdx); vq_free(wdw); vq_free(wdb);
+    case_free(&c);
+}
+
+/* The kernels' own threading (conv2d.c): multi-image tiles (small images, odd
+ * batch), bands of one image (B = 1, more threads than images), 1x1 with and
+ * without side-by-side images, stride 2 (col2im split over channel blocks),
+ * asymmetric padding, Co = 1 and Ci = 1 (dw blocks over output channels),
+ * stride 1 with Co > Ci and Wo != W (backward data by col2im, not correlation),
+ * 1, 2 and 3 threads (3 > the 2 cores of CI machines: still correct). */
+static void test_threaded_paths_match_direct_loops(void **st)
+{
+    (void)st;
+    /* {B, Ci, H, W, Co, kh, kw, sh, sw, pt, pb, pl, pr, Ho, Wo, bias} */
+    static const vq_conv2d_shape ts[] = {
+        {7, 5, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 8, 8, 1},       /* several images per tile, odd batch */
+        {1, 4, 19, 11, 3, 3, 3, 1, 1, 1, 1, 1, 1, 19, 11, 1},   /* B = 1: bands */
+        {3, 6, 5, 5, 4, 1, 1, 1, 1, 0, 0, 0, 0, 5, 5, 1},       /* 1x1, images side by side */
+        {1, 3, 9, 7, 5, 1, 1, 1, 1, 0, 0, 0, 0, 9, 7, 0},       /* 1x1 in place, bands */
+        {5, 4, 9, 8, 3, 3, 3, 2, 2, 0, 1, 0, 1, 4, 4, 1},       /* stride 2, taming's downsample padding */
+        {1, 5, 10, 9, 2, 4, 4, 2, 2, 1, 1, 1, 1, 5, 4, 0},      /* stride 2, B = 1: channel blocks */
+        {2, 3, 6, 7, 4, 3, 2, 1, 1, 2, 0, 0, 1, 6, 7, 1},       /* asymmetric, non-square kernel */
+        {4, 6, 8, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1, 8, 8, 1},       /* Co = 1 (conv_out) */
+        {3, 1, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 8, 8, 1},       /* Ci = 1 (conv_in) */
+        {3, 4, 8, 8, 6, 4, 4, 1, 1, 1, 1, 1, 1, 7, 7, 0},       /* PatchGAN k4 s1: stride 1 through col2im */
+    };
+    for (size_t t = 0; t < sizeof ts / sizeof ts[0]; t++)
+        for (int th = 1; th <= 3; th++) check_threaded(ts[t], th, 100 + 10 * t + th);
+}
+
+/* A batch large enough that tiles hold many images and the thread count does
+ * not divide the tile count; serial OpenBLAS-threaded path vs our threads. */
+static void test_threaded_matches_serial_path(void **st)
+{
+    (void)st;
+    vq_conv2d_shape s = {33, 16, 8, 8, 24, 3, 3, 1, 1, 1, 1, 1, 1, 8, 8, 1};
+    check_threaded(s, 2, 900);
+    case_ c; case_init(&c, s, 901);
+    float *y1 = kt_alloc(c.ny), *dx1 = kt_alloc(c.nx), *dw1 = kt_alloc(c.nw);
+    float *dx2 = kt_alloc(c.nx), *dw2 = kt_alloc(c.nw);
+    int keep_omp = omp_get_max_threads(), keep_blas = openblas_get_num_threads();
+    omp_set_num_threads(1); openblas_set_num_threads(2);          /* serial tiles, threaded sgemm */
+    vq_conv2d_forward(y1, c.x, c.w, c.b, &s, c.scratch);
+    vq_conv2d_backward_data(dx1, c.r, c.w, &s, c.scratch);
+    vq_conv2d_backward_weight(dw1, NULL, c.r, c.x, &s, c.scratch);
+    omp_set_num_threads(2); openblas_set_num_threads(1);          /* our threads */
+    vq_conv2d_forward(c.y, c.x, c.w, c.b, &s, c.scratch);
+    vq_conv2d_backward_data(dx2, c.r, c.w, &s, c.scratch);
+    vq_conv2d_backward_weight(dw2, NULL, c.r, c.x, &s, c.scratch);
+    omp_set_num_threads(keep_omp); openblas_set_num_threads(keep_blas);
+    kt_assert_close("serial vs threaded y", c.y, y1, c.ny, 1e-5);
+    kt_assert_close("serial vs threaded dx", dx2, dx1, c.nx, 1e-5);
+    kt_assert_close("serial vs threaded dw", dw2, dw1, c.nw, 1e-4);   /* sums of ~2000 terms near 20 */
+    vq_free(y1); vq_free(dx1); vq_free(dw1); vq_free(dx2); vq_free(dw2); case_free(&c);
 }
 
 static void test_pytorch_fixture(void **st)
@@ -176,6 +285,8 @@ int main(void)
         cmocka_unit_test(test_gradients_finite_difference),
         cmocka_unit_test(test_backward_accumulates),
         cmocka_unit_test(test_banded_large_layer),
+        cmocka_unit_test(test_threaded_paths_match_direct_loops),
+        cmocka_unit_test(test_threaded_matches_serial_path),
         cmocka_unit_test(test_pytorch_fixture),
         cmocka_unit_test(test_check_rejects_bad_shapes),
     };

@@ -147,6 +147,67 @@ static void test_group_norm_pytorch_fixture(void **st)
     }
 }
 
+/* ---- large planes: the vectorized block path (norm.c sums 256 values at a
+ * time in float lanes; the tests above have planes of at most 12 values) ---- */
+
+/* Backward of group_norm(+swish) by the direct formula in double: per (n, g)
+ * xhat, z = xhat*gamma + beta, dz = dy (* swish'(z)), dxhat = dz*gamma,
+ * dx = rstd*(dxhat - mean(dxhat) - xhat*mean(dxhat*xhat)), dgamma = sum dz*xhat,
+ * dbeta = sum dz. Adds into dx, dgamma, dbeta. */
+static void naive_gn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                              const float *gamma, const float *beta, const vq_group_norm_shape *s, int swish)
+{
+    int Cg = s->C / s->G; size_t P = (size_t)s->H * s->W, M = Cg * P;
+    double *xh = malloc(sizeof(double) * M), *dxh = malloc(sizeof(double) * M);
+    assert_non_null(xh); assert_non_null(dxh);
+    for (int bg = 0; bg < s->B * s->G; bg++) {
+        const float *xg = x + bg * M, *dyg = dy + bg * M;
+        double mu = 0, var = 0, m1 = 0, m2 = 0;
+        for (size_t i = 0; i < M; i++) mu += xg[i];
+        mu /= M;
+        for (size_t i = 0; i < M; i++) var += (xg[i] - mu) * (xg[i] - mu);
+        double rstd = 1.0 / sqrt(var / M + s->eps);
+        for (size_t i = 0; i < M; i++) {
+            int c = (bg % s->G) * Cg + (int)(i / P);
+            double ga = s->affine ? gamma[c] : 1.0, be = s->affine ? beta[c] : 0.0;
+            xh[i] = (xg[i] - mu) * rstd;
+            double z = xh[i] * ga + be, dz = dyg[i];
+            if (swish) { double sg = 1.0 / (1.0 + exp(-z)); dz *= sg + z * sg * (1.0 - sg); }
+            if (s->affine) { dgamma[c] += (float)(dz * xh[i]); dbeta[c] += (float)dz; }
+            dxh[i] = dz * ga;
+            m1 += dxh[i]; m2 += dxh[i] * xh[i];
+        }
+        m1 /= M; m2 /= M;
+        for (size_t i = 0; i < M; i++) dx[bg * M + i] += (float)(rstd * (dxh[i] - m1 - xh[i] * m2));
+    }
+    free(xh); free(dxh);
+}
+
+/* 17x19 planes (one block of 256 plus a tail of 67), inputs offset to 5 +- 2 so
+ * a one-pass variance would lose digits; forward and every gradient vs double. */
+static void test_group_norm_large_planes(void **st)
+{
+    (void)st;
+    vq_group_norm_shape s = {3, 8, 17, 19, 4, 1e-6f, 1};
+    for (int swish = 0; swish < 2; swish++) {
+        gn_case c; gn_init(&c, s, swish, 70 + swish);
+        for (size_t i = 0; i < c.n; i++) c.x[i] += 5.0f;
+        float *want = kt_alloc(c.n), *dx = kt_alloc(c.n), *wdx = kt_alloc(c.n);
+        float *dg = kt_alloc(s.C), *db = kt_alloc(s.C), *wdg = kt_alloc(s.C), *wdb = kt_alloc(s.C);
+        naive_gn(want, c.x, c.gamma, c.beta, &c.s, swish);
+        naive_gn_backward(wdx, wdg, wdb, c.r, c.x, c.gamma, c.beta, &c.s, swish);
+        gn_loss(&c);
+        if (swish) vq_group_norm_swish_backward(dx, dg, db, c.r, c.x, c.mean, c.rstd, c.gamma, c.beta, &c.s);
+        else vq_group_norm_backward(dx, dg, db, c.r, c.x, c.mean, c.rstd, c.gamma, &c.s);
+        kt_assert_close("large-plane group_norm forward", c.y, want, c.n, 1e-5);
+        kt_assert_close("large-plane group_norm dx", dx, wdx, c.n, 1e-5);
+        kt_assert_close("large-plane group_norm dgamma", dg, wdg, s.C, 1e-3);   /* sums of ~1000 terms */
+        kt_assert_close("large-plane group_norm dbeta", db, wdb, s.C, 1e-3);
+        vq_free(want); vq_free(dx); vq_free(wdx); vq_free(dg); vq_free(db); vq_free(wdg); vq_free(wdb);
+        gn_free(&c);
+    }
+}
+
 /* ---- batch_norm ----------------------------------------------------------- */
 
 typedef struct bn_case {
@@ -186,6 +247,7 @@ static const vq_batch_norm_shape bn_shapes[] = {
     {3, 2, 2, 3, 1e-5f, 0.1f, 1},
     {2, 3, 1, 2, 1e-5f, 0.1f, 0},
     {4, 2, 1, 1, 1e-5f, 0.3f, 1},   /* the discriminator's 1x1 maps, batch only */
+    {2, 3, 15, 20, 1e-5f, 0.1f, 1}, /* planes of 300: norm.c's 256-value blocks plus a tail */
 };
 
 static void test_batch_norm_forward_train(void **st)
@@ -302,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_group_norm_gradients),
         cmocka_unit_test(test_group_norm_accumulates),
         cmocka_unit_test(test_group_norm_pytorch_fixture),
+        cmocka_unit_test(test_group_norm_large_planes),
         cmocka_unit_test(test_batch_norm_forward_train),
         cmocka_unit_test(test_batch_norm_gradients),
         cmocka_unit_test(test_batch_norm_running_stats_pytorch),
