@@ -1,5 +1,6 @@
-# mk/kernels.mk: the op-kernel micro-benchmark (not part of `make test`).
+# mk/kernels.mk: the op-kernel micro-benchmarks (not part of `make test`).
 #   make kernels-bench          build and run build/bench/kernels_bench (batch 1, best of 2)
+#   make kernels-model-bench    every kernel at vqgan_fmnist / vqgan_f16@256 shapes (docs/runtime-kernels.md)
 $(BUILD)/bench/kernels_bench: tests/bench/kernels_bench.c $(BUILD)/libvqrt.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvqrt.a $(LDLIBS)

@@ -83,7 +83,8 @@ static vq_col_geom geom_t_of(const vq_conv2d_shape *s)
  * the PatchGAN's k4 128->256 on 8x8 -> 7x7 loses 2x with it. */
 static int bwd_by_correlation(const vq_conv2d_shape *s)
 {
-    return s->stride_h == 1 && s->stride_w == 1 && (s->Co <= s->Ci || s->Wo == s->W);
+    return s->stride_h == 1 && s->stride_w == 1 && (s->Co <= s->Ci || s->Wo == s->W) &&
+           s->Ci >= 8;   /* its sgemm has Ci rows: an RGB input (Ci = 3) runs at a third of the col2im path */
 }
 
 /* Floats of one tile's slot for K column rows, an Mout-row side buffer (used only by

@@ -34,48 +34,67 @@ static void valid_cols(const vq_col_geom *g, int kx, int *lo, int *hi)
     *lo = a; *hi = b;
 }
 
-/* Column row k (channel c, tap ky, kx) of output rows [r0, r0+R). */
-static void im2col_row(float *dst, const float *x, const vq_col_geom *g, int k, int r0, int R)
+/* Short copies and fills as plain loops: rows of 8x8 and 16x16 images are 8-64
+ * floats, where a memcpy/memset call costs more than the move. */
+static inline void copy_f(float *restrict d, const float *restrict s, size_t n)
+{
+    if (n >= 64) { memcpy(d, s, sizeof(float) * n); return; }
+    for (size_t i = 0; i < n; i++) d[i] = s[i];
+}
+static inline void zero_f(float *d, size_t n)
+{
+    if (n >= 64) { memset(d, 0, sizeof(float) * n); return; }
+    for (size_t i = 0; i < n; i++) d[i] = 0.0f;
+}
+
+/* Column row of tap (ky, kx) of channel plane xc (H, W), output rows [r0, r0+R);
+ * [lo, hi) = valid_cols(kx). */
+static inline void im2col_tap(float *dst, const float *xc, const vq_col_geom *g, int ky, int kx, int lo, int hi,
+                              int r0, int R)
 {
     const int Wo = g->Wo, sw = g->sw;
-    int c = k / (g->kh * g->kw), ky = (k / g->kw) % g->kh, kx = k % g->kw;
-    int lo, hi;
-    valid_cols(g, kx, &lo, &hi);
-    const float *xc = x + (size_t)c * g->H * g->W;
     if (g->sh == 1 && sw == 1 && Wo == g->W) {
         /* Unit stride, output rows as wide as input rows: the valid rows of this tap
-         * are one contiguous run of x shifted by kx - pl, so one memcpy moves them all
+         * are one contiguous run of x shifted by kx - pl, so one copy moves them all
          * and only the lo/hi edge columns of each row are then zeroed (for 3x3 "same"
-         * padding, one value per row). Small images (8x8, 16x16) would otherwise pay
-         * a call per 8-16 values. */
+         * padding, one value per row). */
         int ra = g->pt - ky - r0, rb = g->H + g->pt - ky - r0;   /* rows r with 0 <= iy < H */
         if (ra < 0) ra = 0;
         if (rb > R) rb = R;
-        if (ra >= rb || lo >= hi) { memset(dst, 0, sizeof(float) * R * Wo); return; }
-        if (ra > 0) memset(dst, 0, sizeof(float) * ra * Wo);
-        if (rb < R) memset(dst + (size_t)rb * Wo, 0, sizeof(float) * (R - rb) * Wo);
+        if (ra >= rb || lo >= hi) { zero_f(dst, (size_t)R * Wo); return; }
+        if (ra > 0) zero_f(dst, (size_t)ra * Wo);
+        if (rb < R) zero_f(dst + (size_t)rb * Wo, (size_t)(R - rb) * Wo);
         int iy = r0 + ra - g->pt + ky;
         ptrdiff_t src = (ptrdiff_t)iy * g->W + (kx - g->pl);  /* x index of output column 0 of row ra */
         size_t from = (size_t)ra * Wo + lo, to = (size_t)(rb - 1) * Wo + hi;
-        memcpy(dst + from, xc + src + lo, sizeof(float) * (to - from));
-        for (int r = ra; r < rb; r++) {
-            float *d = dst + (size_t)r * Wo;
-            for (int ox = 0; ox < lo; ox++) d[ox] = 0.0f;
-            for (int ox = hi; ox < Wo; ox++) d[ox] = 0.0f;
-        }
+        copy_f(dst + from, xc + src + lo, to - from);
+        if (lo > 0 || hi < Wo)
+            for (int r = ra; r < rb; r++) {
+                float *d = dst + (size_t)r * Wo;
+                for (int ox = 0; ox < lo; ox++) d[ox] = 0.0f;
+                for (int ox = hi; ox < Wo; ox++) d[ox] = 0.0f;
+            }
         return;
     }
     for (int r = 0; r < R; r++, dst += Wo) {
         int iy = (r0 + r) * g->sh - g->pt + ky;
-        if (iy < 0 || iy >= g->H || lo >= hi) { memset(dst, 0, sizeof(float) * Wo); continue; }
+        if (iy < 0 || iy >= g->H || lo >= hi) { zero_f(dst, (size_t)Wo); continue; }
         /* ix = ox*sw + base - iy*W; index from the row start so no pointer leaves the array. */
         ptrdiff_t base = (ptrdiff_t)iy * g->W + (kx - g->pl);
         for (int ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
-        if (sw == 1 && hi - lo >= 32) memcpy(dst + lo, xc + base + lo, sizeof(float) * (hi - lo));
-        else if (sw == 1) for (int ox = lo; ox < hi; ox++) dst[ox] = xc[base + ox];   /* short: no call */
+        if (sw == 1) copy_f(dst + lo, xc + base + lo, (size_t)(hi - lo));
         else for (int ox = lo; ox < hi; ox++) dst[ox] = xc[base + (ptrdiff_t)ox * sw];
         for (int ox = hi; ox < Wo; ox++) dst[ox] = 0.0f;
     }
+}
+
+/* Column row k (channel c, tap ky, kx) of output rows [r0, r0+R). */
+static void im2col_row(float *dst, const float *x, const vq_col_geom *g, int k, int r0, int R)
+{
+    int c = k / (g->kh * g->kw), ky = (k / g->kw) % g->kh, kx = k % g->kw;
+    int lo, hi;
+    valid_cols(g, kx, &lo, &hi);
+    im2col_tap(dst, x + (size_t)c * g->H * g->W, g, ky, kx, lo, hi, r0, R);
 }
 
 /* Channel c's taps of col (rows c*kh*kw ...) added back into x. */
@@ -107,8 +126,17 @@ void vq_im2col_rows(float *col, const float *x, const vq_col_geom *g, int r0, in
 
 void vq_im2col_rows_ld(float *col, size_t ldcol, const float *x, const vq_col_geom *g, int r0, int R)
 {
-    const int K = g->C * g->kh * g->kw;
-    for (int k = 0; k < K; k++) im2col_row(col + (size_t)k * ldcol, x, g, k, r0, R);
+    int lo[16], hi[16];   /* valid columns per kx, for kernels up to 16 wide */
+    if (g->kw > 16) {
+        for (int k = 0; k < g->C * g->kh * g->kw; k++) im2col_row(col + (size_t)k * ldcol, x, g, k, r0, R);
+        return;
+    }
+    for (int kx = 0; kx < g->kw; kx++) valid_cols(g, kx, &lo[kx], &hi[kx]);
+    const size_t HW = (size_t)g->H * g->W;
+    for (int c = 0; c < g->C; c++)
+        for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++, col += ldcol)
+                im2col_tap(col, x + (size_t)c * HW, g, ky, kx, lo[kx], hi[kx], r0, R);
 }
 
 void vq_col2im_rows_add(float *x, const float *col, const vq_col_geom *g, int r0, int R)

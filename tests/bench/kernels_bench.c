@@ -5,14 +5,16 @@
  *     make kernels-bench                       # builds and runs
  *     build/bench/kernels_bench [batch] [reps]
  *
- * Threads come from OMP_NUM_THREADS / OPENBLAS_NUM_THREADS as the caller sets
- * them. FLOPs counted as 2*B*Co*Ci*kh*kw*Ho*Wo per pass (bias and col moves excluded).
+ * Threads: OMP_NUM_THREADS, applied by vq_threads_set as the driver does
+ * (OpenBLAS single-threaded, the kernels' own OpenMP tiles; runtime/threads.h).
+ * FLOPs counted as 2*B*Co*Ci*kh*kw*Ho*Wo per pass (bias and col moves excluded).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "kernels.h"
+#include "threads.h"
 #include "vq_common.h"
 
 static double now(void)
@@ -27,6 +29,7 @@ typedef struct { const char *name; vq_conv2d_shape s; } bench_case;
 int main(int argc, char **argv)
 {
     int B = argc > 1 ? atoi(argv[1]) : 1, reps = argc > 2 ? atoi(argv[2]) : 2;
+    int threads = vq_threads_set(0);
     /* {B, Ci, H, W, Co, kh, kw, sh, sw, pt, pb, pl, pr, Ho, Wo, bias} */
     bench_case cases[] = {
         {"conv_in 3->128 @256 k3", {0, 3, 256, 256, 128, 3, 3, 1, 1, 1, 1, 1, 1, 256, 256, 1}},
@@ -38,7 +41,8 @@ int main(int argc, char **argv)
         {"res 256->256 @32 k3", {0, 256, 32, 32, 256, 3, 3, 1, 1, 1, 1, 1, 1, 32, 32, 1}},
         {"res 512->512 @16 k3", {0, 512, 16, 16, 512, 3, 3, 1, 1, 1, 1, 1, 1, 16, 16, 1}},
     };
-    printf("batch %d, best of %d; GFLOP/s forward / backward-data / backward-weight; scratch MiB\n", B, reps);
+    printf("batch %d, %d threads, best of %d; GFLOP/s forward / backward-data / backward-weight; scratch MiB\n",
+           B, threads, reps);
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
         vq_conv2d_shape s = cases[t].s;
         s.B = B;
