@@ -148,6 +148,8 @@ const ir_node *cg_node(const cg *g, int node);
 int64_t cg_attr_int(const ir_node *n, const char *name);
 double cg_attr_float(const ir_node *n, const char *name);
 const char *cg_attr_str(const ir_node *n, const char *name);
-int cg_is_elementwise(ir_op op);                     /* unary, shape-preserving, no state */
+int cg_is_elementwise(ir_op op);
+/* Parameter p is named by optimizer section os's `params` (a name prefix ending at a dot). */
+int cg_param_in_optimizer(const ir_model *m, const ir_section *os, int p);                     /* unary, shape-preserving, no state */
 
 #endif

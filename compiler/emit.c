@@ -99,14 +99,20 @@ static const char *unit_sym(emit_ctx *e, const unit *u, const char **syms)
     return syms[u->node];
 }
 
+/* A the arena, MB its batch capacity, F its fixed part, S the shared scratch. */
+void emit_arena_locals(cwriter *w)
+{
+    cw_line(w, "float *const A = m->act;");
+    cw_line(w, "const size_t MB = (size_t)m->max_b;");
+    cw_line(w, "float *const F = A + (size_t)ARENA_PER_IMAGE * MB;");
+    cw_line(w, "float *const S = F + ARENA_FIXED;");
+}
+
 void emit_forward_graph(emit_ctx *e, ir_graph_kind gk, const char **syms, const char *fname)
 {
     const cg *g = e->g;
     cw_open(e->w, "static int %s(vq_model *m, int B, vq_mode mode, vq_rng *rng)", fname);
-    cw_line(e->w, "float *const A = m->act;");
-    cw_line(e->w, "const size_t MB = (size_t)m->max_b;");
-    cw_line(e->w, "float *const F = A + (size_t)ARENA_PER_IMAGE * MB;");
-    cw_line(e->w, "float *const S = F + ARENA_FIXED;");
+    emit_arena_locals(e->w);
     cw_line(e->w, "float *const P = m->params, *const BU = m->buffers;");
     cw_line(e->w, "(void)A; (void)MB; (void)F; (void)S; (void)P; (void)BU; (void)mode; (void)rng; (void)B;");
     for (int s = 0; s < g->n_steps; s++) {
@@ -165,10 +171,7 @@ static void emit_backward(emit_ctx *e, const char **syms)
     cw_open(e->w, "static int model_backward(vq_model *m)");
     cw_line(e->w, "if (!m->trained) return vq_fail(VQ_ERR_ARG, \"%s: backward needs a TRAIN forward first\");", g->m->name);
     cw_line(e->w, "const int B = m->B;");
-    cw_line(e->w, "float *const A = m->act;");
-    cw_line(e->w, "const size_t MB = (size_t)m->max_b;");
-    cw_line(e->w, "float *const F = A + (size_t)ARENA_PER_IMAGE * MB;");
-    cw_line(e->w, "float *const S = F + ARENA_FIXED;");
+    emit_arena_locals(e->w);
     cw_line(e->w, "float *const P = m->params, *const G = m->grads, *const BU = m->buffers;");
     cw_line(e->w, "(void)A; (void)MB; (void)F; (void)S; (void)P; (void)G; (void)BU;");
     for (int s = 0; s < g->n_steps; s++) {
@@ -690,19 +693,12 @@ static void emit_desc(emit_ctx *e, const codegen_opts *o)
     /* optimizers: ranges of params whose name starts with one of the prefixes */
     for (int k = 0; k < m->n_optimizers; k++) {
         const ir_section *os = &m->optimizers[k];
-        const ir_setting *ps = ir_setting_find(os, "params");
         cw_open(w, "static const vq_slab_range optim%d_ranges[] =", k);
         int64_t start = -1, end = -1;
         int nr = 0;
         for (int i = 0; i <= m->n_params; i++) {
             int in = 0;
-            if (i < m->n_params && m->params[i].role == IR_TRAINABLE && ps && ps->v.kind == IR_V_STRINGS) {
-                for (int j = 0; j < ps->v.n && !in; j++) {
-                    size_t l = strlen(ps->v.strs[j]);
-                    in = strncmp(m->params[i].name, ps->v.strs[j], l) == 0 &&
-                         (m->params[i].name[l] == '.' || m->params[i].name[l] == '\0');
-                }
-            }
+            if (i < m->n_params && m->params[i].role == IR_TRAINABLE) in = cg_param_in_optimizer(m, os, i);
             if (in) {
                 int64_t off = g->param_off[i], n = ir_shape_numel(&m->params[i].shape);
                 if (start >= 0 && off == (end + 15) / 16 * 16) { end = off + n; continue; }

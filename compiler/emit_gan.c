@@ -178,10 +178,7 @@ static void emit_disc_backward(emit_ctx *e, const char **syms, const char *fname
                                                                     : "d input only (no weight gradients)");
     cw_open(e->w, "static void %s(vq_model *m)", fname);
     cw_line(e->w, "const int B = m->B;");
-    cw_line(e->w, "float *const A = m->act;");
-    cw_line(e->w, "const size_t MB = (size_t)m->max_b;");
-    cw_line(e->w, "float *const F = A + (size_t)ARENA_PER_IMAGE * MB;");
-    cw_line(e->w, "float *const S = F + ARENA_FIXED;");
+    emit_arena_locals(e->w);
     cw_line(e->w, "float *const P = m->params, *const G = m->grads, *const BU = m->buffers;");
     cw_line(e->w, "(void)A; (void)MB; (void)F; (void)S; (void)P; (void)G; (void)BU; (void)B;");
     emit_backward_units(e, syms, 1, zeroed);
@@ -194,10 +191,7 @@ static void emit_disc_backward(emit_ctx *e, const char **syms, const char *fname
 
 static void locals(cwriter *w)
 {
-    cw_line(w, "float *const A = m->act;");
-    cw_line(w, "const size_t MB = (size_t)m->max_b;");
-    cw_line(w, "float *const F = A + (size_t)ARENA_PER_IMAGE * MB;");
-    cw_line(w, "float *const S = F + ARENA_FIXED;");
+    emit_arena_locals(w);
     cw_line(w, "(void)A; (void)MB; (void)F; (void)S;");
 }
 
@@ -408,22 +402,6 @@ void emit_gan_functions(emit_ctx *e, const char **syms)
     cw_blank(w);
 }
 
-/* The optimizer whose `params` prefixes cover parameter p, or -1. */
-static int optimizer_of(const ir_model *m, int p)
-{
-    for (int k = 0; k < m->n_optimizers; k++) {
-        const ir_setting *ps = ir_setting_find(&m->optimizers[k], "params");
-        if (!ps || ps->v.kind != IR_V_STRINGS) continue;
-        for (int j = 0; j < ps->v.n; j++) {
-            size_t l = strlen(ps->v.strs[j]);
-            if (strncmp(m->params[p].name, ps->v.strs[j], l) == 0 &&
-                (m->params[p].name[l] == '.' || m->params[p].name[l] == '\0'))
-                return k;
-        }
-    }
-    return -1;
-}
-
 void emit_gan_desc(emit_ctx *e)
 {
     const cg *g = e->g;
@@ -433,7 +411,9 @@ void emit_gan_desc(emit_ctx *e)
     if (g->has_disc)
         for (int i = 0; i < m->n_nodes && disc_opt < 0; i++) {
             const ir_node *n = cg_node(g, i);
-            if (n->graph == IR_DISCRIMINATOR && n->n_param) disc_opt = optimizer_of(m, n->param[0]);
+            if (n->graph == IR_DISCRIMINATOR && n->n_param)
+                for (int k = 0; k < m->n_optimizers && disc_opt < 0; k++)
+                    if (cg_param_in_optimizer(m, &m->optimizers[k], n->param[0])) disc_opt = k;
         }
     cw_line(w, ".has_disc = %d,", g->has_disc);
     cw_line(w, ".disc_optimizer = %d,", disc_opt);

@@ -9,6 +9,7 @@
 #include "emit_ops.h"
 
 /* emit.c */
+void emit_arena_locals(cwriter *w);   /* A, MB, F, S of the function being written */
 void block_comment(emit_ctx *e, const unit *u, const char *pass);
 void epilogue_bwd(emit_ctx *e, const unit *u);
 void zero_grad_once(emit_ctx *e, char *zeroed, int t);

@@ -43,6 +43,19 @@ int cg_is_elementwise(ir_op op)
     }
 }
 
+int cg_param_in_optimizer(const ir_model *m, const ir_section *os, int p)
+{
+    const ir_setting *ps = ir_setting_find(os, "params");
+    if (!ps || ps->v.kind != IR_V_STRINGS) return 0;
+    for (int j = 0; j < ps->v.n; j++) {
+        size_t l = strlen(ps->v.strs[j]);
+        if (strncmp(m->params[p].name, ps->v.strs[j], l) == 0 &&
+            (m->params[p].name[l] == '.' || m->params[p].name[l] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
 int64_t cg_tensor_per_image(const cg *g, int t) { return ir_shape_numel(&g->m->tensors[t].shape); }
 
 int cg_new_val(cg *g, pv_kind kind, int64_t per_image, int64_t fixed, int tensor, const char *fmt, ...)

@@ -28,16 +28,9 @@ fails=0
 ok()  { echo "ok    $*"; }
 bad() { echo "FAIL  $*"; fails=$((fails + 1)); }
 
-SANMAKE=()
-if [ -n "${VQ_SANFLAGS:-}" ]; then
-  SANMAKE=(CFLAGS="-std=c11 -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -fopenmp $VQ_SANFLAGS")
-elif nm "$BUILD/libvqrt.a" 2>/dev/null | grep -q __asan_init; then
-  echo "gan_fmnist: skipped ($BUILD/libvqrt.a is instrumented and VQ_SANFLAGS is not set)"; exit 0
-fi
-"$BUILD/vqc" -D disc_start=14 -D disc_warmup=4 models/vqgan_fmnist.vq -o "$T/gen" > "$T/log" 2>&1 \
-  || { cat "$T/log"; echo "FAIL vqc"; exit 1; }
-make -s -C "$T/gen" VQRT_LIB="$BUILD/libvqrt.a" VQC_ROOT="$PWD" "${SANMAKE[@]}" > "$T/log" 2>&1 \
-  || { cat "$T/log"; echo "FAIL compile"; exit 1; }
+. "$ROOT/tests/scripts/lib/generated_model.sh"
+sanitizer_args gan_fmnist
+generate_model "$T/gen" models/vqgan_fmnist.vq -D disc_start=14 -D disc_warmup=4
 M=$T/gen/vqgan_fmnist
 cd "$T"
 ARGS="--data fashion-mnist --batch 16 --limit 512 --threads 2 --seed 0"
@@ -75,11 +68,10 @@ PYEOF
 if grep -q '"disc_accuracy":{"real":[0-9.e-]*,"fake":[0-9.e-]*}' gan.json; then ok "eval reports disc_accuracy"; else bad "eval: no disc_accuracy: $(cat gan.json)"; fi
 
 # the same run without the adversarial term, for comparison (not a threshold: 24 steps)
-"$BUILD/vqc" -D disc_start=100000 "$ROOT/models/vqgan_fmnist.vq" -o "$T/gen0" > "$T/log" 2>&1 \
-  && make -s -C "$T/gen0" VQRT_LIB="$BUILD/libvqrt.a" VQC_ROOT="$ROOT" "${SANMAKE[@]}" > "$T/log" 2>&1 \
-  && "$T/gen0/vqgan_fmnist" train $ARGS --steps $N --out nogan 2> nogan.err \
+generate_model "$T/gen0" "$ROOT/models/vqgan_fmnist.vq" -D disc_start=100000
+"$T/gen0/vqgan_fmnist" train $ARGS --steps $N --out nogan 2> nogan.err \
   && "$T/gen0/vqgan_fmnist" eval --ckpt nogan/ckpt.safetensors --data fashion-mnist --limit 256 --batch 64 --threads 2 > nogan.json 2>> nogan.err \
-  || { cat "$T/log"; tail -3 nogan.err; bad "run without GAN"; }
+  || { tail -3 nogan.err; bad "run without GAN"; }
 psnr() { sed -n 's/.*"psnr":\([0-9.e+-]*\).*/\1/p' "$1"; }
 echo "      eval PSNR after $N steps (256 test images): with GAN from step 14 $(psnr gan.json) dB, without $(psnr nogan.json) dB"
 

@@ -14,6 +14,7 @@
 set -u
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+ROOT=$PWD
 PY=/usr/bin/python3
 K=${RESUME_K:-3}
 T=$(mktemp -d /tmp/vqc-resume.XXXXXX)
@@ -23,14 +24,9 @@ ok()  { echo "ok    $*"; }
 bad() { echo "FAIL  $*"; fails=$((fails + 1)); }
 
 # Under make test-asan the runtime is instrumented: link the model with the same flags (VQ_SANFLAGS).
-SANMAKE=()
-if [ -n "${VQ_SANFLAGS:-}" ]; then
-  SANMAKE=(CFLAGS="-std=c11 -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -fopenmp $VQ_SANFLAGS")
-elif nm "$BUILD/libvqrt.a" 2>/dev/null | grep -q __asan_init; then
-  echo "resume_generated: skipped ($BUILD/libvqrt.a is instrumented and VQ_SANFLAGS is not set)"; exit 0
-fi
-"$BUILD/vqc" -D restart_after=2 models/vqgan_fmnist.vq -o "$T/gen" > "$T/log" 2>&1 || { cat "$T/log"; echo "FAIL vqc"; exit 1; }
-make -s -C "$T/gen" VQRT_LIB="$BUILD/libvqrt.a" VQC_ROOT="$PWD" "${SANMAKE[@]}" > "$T/log" 2>&1 || { cat "$T/log"; echo "FAIL compile"; exit 1; }
+. "$ROOT/tests/scripts/lib/generated_model.sh"
+sanitizer_args resume_generated
+generate_model "$T/gen" models/vqgan_fmnist.vq -D restart_after=2
 M=$T/gen/vqgan_fmnist
 cd "$T"
 ARGS="--data fashion-mnist --batch 8 --limit 256 --threads 2 --seed 0"

@@ -19,15 +19,9 @@ trap 'rm -rf "$T"' EXIT
 fails=0
 ok()  { echo "ok    $*"; }
 bad() { echo "FAIL  $*"; fails=$((fails + 1)); }
-SANMAKE=()
-if [ -n "${VQ_SANFLAGS:-}" ]; then
-  SANMAKE=(CFLAGS="-std=c11 -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -fopenmp $VQ_SANFLAGS")
-elif nm "$BUILD/libvqrt.a" 2>/dev/null | grep -q __asan_init; then
-  echo "vqvae2_generated: skipped ($BUILD/libvqrt.a is instrumented and VQ_SANFLAGS is not set)"; exit 0
-fi
-"$BUILD/vqc" -D resolution=32 models/vqvae2.vq -o "$T/gen" > "$T/log" 2>&1 || { cat "$T/log"; echo "FAIL vqc"; exit 1; }
-make -s -C "$T/gen" VQRT_LIB="$BUILD/libvqrt.a" VQC_ROOT="$ROOT" "${SANMAKE[@]}" > "$T/log" 2>&1 \
-  || { cat "$T/log"; echo "FAIL compile"; exit 1; }
+. "$ROOT/tests/scripts/lib/generated_model.sh"
+sanitizer_args vqvae2_generated
+generate_model "$T/gen" models/vqvae2.vq -D resolution=32
 M=$T/gen/vqvae2
 cd "$T"
 
