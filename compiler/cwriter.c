@@ -135,3 +135,10 @@ const char *cw_unique(cwriter *w, const char *base)
     w->names[w->n_names++] = s;
     return s;
 }
+
+const char *cw_double(char *buf, double v)
+{
+    snprintf(buf, 40, "%.17g", v);
+    if (!strpbrk(buf, ".eEni")) strcat(buf, ".0");   /* not for inf/nan: no such literal anyway */
+    return buf;
+}

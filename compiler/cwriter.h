@@ -41,4 +41,9 @@ void cw_blank(cwriter *w);
  * "encoder_conv_in_2". The returned string lives as long as the writer. */
 const char *cw_unique(cwriter *w, const char *base);
 
+/* v as a C double literal that survives any arithmetic it is put in: %.17g
+ * plus ".0" when that printed an integer ("1" would make PERCEPTUAL_WEIGHT / B
+ * an integer division). buf needs 40 bytes; returns buf. */
+const char *cw_double(char *buf, double v);
+
 #endif

@@ -1040,6 +1040,11 @@ int cg_generate(const ir_model *m, const codegen_opts *o, diag_sink *d)
     cw_line(&file, "#include <stdio.h>");
     cw_line(&file, "#include <stdlib.h>");
     cw_line(&file, "#include <string.h>");
+    for (int i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].op == IR_OP_MATMUL) {   /* ops/matrix.c calls sgemm itself */
+            cw_line(&file, "#include <cblas.h>");
+            break;
+        }
     cw_blank(&file);
     cw_line(&file, "#include \"kernels.h\"");
     cw_line(&file, "#include \"lpips.h\"");
@@ -1056,8 +1061,9 @@ int cg_generate(const ir_model *m, const codegen_opts *o, diag_sink *d)
     cw_line(&file, "#define N_CODEBOOKS %d", m->n_codebooks);
     cw_line(&file, "#define N_LOSSES %d", 1 + g.n_terms);
     emit_loss_index_macros(&file, &g);
-    cw_line(&file, "#define REC_WEIGHT %.17g", ir_get_float(&m->loss, "reconstruction_weight", 1.0));
-    cw_line(&file, "#define CODEBOOK_WEIGHT %.17g", ir_get_float(&m->loss, "codebook_weight", 1.0));
+    char num[40];
+    cw_line(&file, "#define REC_WEIGHT %s", cw_double(num, ir_get_float(&m->loss, "reconstruction_weight", 1.0)));
+    cw_line(&file, "#define CODEBOOK_WEIGHT %s", cw_double(num, ir_get_float(&m->loss, "codebook_weight", 1.0)));
     cw_blank(&file);
     cw_line(&file, "/* Shapes (B is set per call) */");
     cw_raw(&file, "%s", cw_text(&decl));

@@ -55,8 +55,9 @@ void emit_loss_index_macros(cwriter *w, const cg *g)
         int k = term_index(g, slots[i].term);
         if (k >= 0) cw_line(w, "#define %s %d", slots[i].macro, k);
     }
-    cw_line(w, "#define PERCEPTUAL_WEIGHT %.17g", ir_get_float(&g->m->loss, "perceptual_weight", 0.0));
-    if (g->has_disc) cw_line(w, "#define DISC_WEIGHT %.17g", ir_get_float(&g->m->loss, "disc_weight", 1.0));
+    char num[40];
+    cw_line(w, "#define PERCEPTUAL_WEIGHT %s", cw_double(num, ir_get_float(&g->m->loss, "perceptual_weight", 0.0)));
+    if (g->has_disc) cw_line(w, "#define DISC_WEIGHT %s", cw_double(num, ir_get_float(&g->m->loss, "disc_weight", 1.0)));
 }
 
 void emit_gan_members(emit_ctx *e)
@@ -221,7 +222,7 @@ static void emit_perceptual_fns(emit_ctx *e)
     cw_line(w, "if (m->p_dx_ready) return 0;");
     cw_line(w, "const int B = m->B;");
     cw_line(w, "float *w = m->p_img;  /* reused as the per-image upstream gradient */");
-    cw_line(w, "for (int b = 0; b < B; b++) w[b] = (float)(PERCEPTUAL_WEIGHT / B);");
+    cw_line(w, "for (int b = 0; b < B; b++) w[b] = (float)(PERCEPTUAL_WEIGHT / (double)B);");
     cw_line(w, "memset(m->p_dx, 0, sizeof(float) * (size_t)B * %lld);", C * H * W);
     cw_line(w, "int rc = vq_lpips_backward(m->lpips, m->p_dx, w);");
     cw_line(w, "if (rc) return rc;");

@@ -1,7 +1,6 @@
 /* emit_ops.c: the generator's op table, indexed by the ops.def ids. The
- * emitters themselves live in compiler/ops/<family>.c. Ops with no entry
- * (matmul, softmax, transpose for now) are reported by cg_build at their
- * .vq location.
+ * emitters themselves live in compiler/ops/<family>.c. An op with no entry
+ * would be reported by cg_build at its .vq location.
  */
 #include "emit_ops.h"
 
@@ -23,9 +22,13 @@ static const cg_op_emit *const table[IR_OP_COUNT] = {
     [IR_OP_UPSAMPLE] = &cg_emit_upsample,
     [IR_OP_AVG_POOL] = &cg_emit_avg_pool,
     [IR_OP_ATTENTION] = &cg_emit_attention,
+    [IR_OP_MATMUL] = &cg_emit_matmul,
+    [IR_OP_SOFTMAX] = &cg_emit_softmax,
+    [IR_OP_TRANSPOSE] = &cg_emit_transpose,
     [IR_OP_RESHAPE] = &cg_emit_identity,
     [IR_OP_DROPOUT] = &cg_emit_dropout,
     [IR_OP_QUANTIZE] = &cg_emit_quantize,
+    [IR_OP_ACT_NORM] = &cg_emit_act_norm,
 };
 
 static const cg_op_emit none = {0};

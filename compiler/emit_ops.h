@@ -43,6 +43,8 @@ extern const cg_op_emit cg_emit_group_norm, cg_emit_batch_norm;
 extern const cg_op_emit cg_emit_elementwise, cg_emit_add, cg_emit_dropout, cg_emit_identity;
 extern const cg_op_emit cg_emit_pad, cg_emit_upsample, cg_emit_avg_pool, cg_emit_concat;
 extern const cg_op_emit cg_emit_attention, cg_emit_quantize;
+extern const cg_op_emit cg_emit_act_norm;
+extern const cg_op_emit cg_emit_matmul, cg_emit_softmax, cg_emit_transpose;   /* ops/matrix.c */
 
 /* Expressions for emitters (strings valid for the next 32 calls). */
 const char *e_val(emit_ctx *e, int v);           /* float pointer of a value: "(A + (size_t)1024 * MB)" */

@@ -256,6 +256,20 @@ static int batch_norm_params(const op_ctx *o, param_spec *p)
     return n;
 }
 
+/* ---- act_norm -------------------------------------------------------------------------- */
+
+/* taming's ActNorm (Glow): loc (1, C, 1, 1) 0 and scale (1, C, 1, 1) 1, trainable, set from
+ * the first training batch (runtime/kernels/actnorm.h); buffer initialized () 0, a uint8 in
+ * PyTorch, 1 once that init ran. */
+static int act_norm_params(const op_ctx *o, param_spec *p)
+{
+    int64_t ch = o->in[0].d[1];
+    p[0] = (param_spec){"loc", pshape(4, 1, ch, 1, 1), IR_F32, IR_TRAINABLE, {.kind = IR_INIT_ZEROS}};
+    p[1] = (param_spec){"scale", pshape(4, 1, ch, 1, 1), IR_F32, IR_TRAINABLE, {.kind = IR_INIT_ONES}};
+    p[2] = (param_spec){"initialized", pshape(0, 0, 0, 0, 0), IR_I32, IR_BUFFER, {.kind = IR_INIT_ZEROS}};
+    return 3;
+}
+
 /* ---- activations ---------------------------------------------------------------------- */
 
 static const attr_spec leaky_attrs[] = {
@@ -518,6 +532,7 @@ const op_info op_table[IR_OP_COUNT] = {
     [IR_OP_SCALE]            = {"scale", 1, 1, ATTRS(scale_attrs), any_shape, elem_flops, NULL},
     [IR_OP_DROPOUT]          = {"dropout", 1, 1, ATTRS(dropout_attrs), any_shape, zero_flops, NULL},
     [IR_OP_QUANTIZE]         = {"quantize", 1, 1, ATTRS(quantize_attrs), quantize_shape, quantize_flops, NULL},
+    [IR_OP_ACT_NORM]         = {"act_norm", 1, 1, NOATTRS, same_shape, norm_flops, act_norm_params},
 };
 
 const char *ir_op_name(ir_op op) { return op_table[op].name; }

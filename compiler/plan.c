@@ -134,6 +134,18 @@ int cg_build(cg *g, const ir_model *m, diag_sink *d)
             return 1;
         }
     }
+    /* The runtime quantizer supports a projected lookup (quantizer.h: P_in, P_out), but the
+     * generated model has no parameters, checkpoint entries or gradients for the projections:
+     * refuse rather than silently quantize in the full dimension. */
+    for (int c = 0; c < m->n_codebooks; c++) {
+        const ir_codebook *cb = &m->codebooks[c];
+        if (!cb->lookup_dim) continue;
+        const ir_setting *ld = ir_setting_find(&cb->settings, "lookup_dim");
+        diag_error(d, ld ? ld->loc : cb->loc, "codebook '%s': the code generator does not handle lookup_dim yet "
+                   "(a lookup in a projected space); remove it to quantize in the full %lld dimensions",
+                   cb->name, (long long)cb->dim);
+        return 1;
+    }
     if (pass_fuse(g)) return 1;
     if (autodiff(g)) return 1;
     if (pass_keep(g)) return 1;

@@ -33,7 +33,9 @@ static const struct { const char *name; size_t size; } dtypes[VQ_DT_COUNT] = {
 const char *vq_dtype_name(vq_dtype dt) { return (unsigned)dt < VQ_DT_COUNT ? dtypes[dt].name : "?"; }
 size_t vq_dtype_size(vq_dtype dt) { return (unsigned)dt < VQ_DT_COUNT ? dtypes[dt].size : 0; }
 
-static int loadable(vq_dtype dt) { return dt <= VQ_DT_I64; }
+/* Attached to their bytes at open. U8 (PyTorch's uint8 buffers: taming ActNorm's `initialized`)
+ * only for vq_st_read into F32; vq_st_get hands out F32/I32/I64 alone. */
+static int loadable(vq_dtype dt) { return dt <= VQ_DT_I64 || dt == VQ_DT_U8; }
 
 /* IEEE 754 binary16: 1 sign, 5 exponent (bias 15), 10 mantissa bits. */
 float vq_f16_to_f32(uint16_t h)
@@ -430,7 +432,7 @@ const void *vq_st_get(const vq_st_file *f, const char *name, const int64_t **sha
 {
     const vq_st_tensor *t = vq_st_find(f, name);
     if (!t) return NULL;
-    if (!loadable(t->dtype)) {
+    if (t->dtype > VQ_DT_I64) {
         vq_fail(VQ_ERR_UNSUPPORTED, "%s: tensor \"%.200s\" has dtype %s; vqrt loads F32, F16, BF16 (as F32), I32 and I64",
                 f->label, name, dtypes[t->dtype].name);
         return NULL;
@@ -459,11 +461,16 @@ int vq_st_read(const vq_st_file *f, const char *name, vq_dtype want, void *dst, 
         vq_st_format_shape(b, sizeof b, shape, ndim);
         return vq_fail(VQ_ERR_MISMATCH, "%s: %.200s: shape %s in file, model expects %s", f->label, name, a, b);
     }
-    int ok = want == VQ_DT_F32 ? (t->dtype == VQ_DT_F32 || t->dtype == VQ_DT_F16 || t->dtype == VQ_DT_BF16)
+    int ok = want == VQ_DT_F32 ? (t->dtype == VQ_DT_F32 || t->dtype == VQ_DT_F16 || t->dtype == VQ_DT_BF16 ||
+                                  t->dtype == VQ_DT_U8)
                                : t->dtype == want;
     if (!ok || (want != VQ_DT_F32 && want != VQ_DT_I32 && want != VQ_DT_I64))
         return vq_fail(VQ_ERR_MISMATCH, "%s: %.200s: dtype %s in file, model expects %s", f->label, name,
                        dtypes[t->dtype].name, vq_dtype_name(want));
+    if (want == VQ_DT_F32 && t->dtype == VQ_DT_U8) {   /* every byte value is exact in float */
+        for (uint64_t k = 0; k < t->numel; k++) ((float *)dst)[k] = ((const uint8_t *)t->data)[k];
+        return 0;
+    }
     size_t es = want == VQ_DT_F32 ? 4 : dtypes[want].size;
     if (t->numel) memcpy(dst, t->data, (size_t)t->numel * es);
     return 0;

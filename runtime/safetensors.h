@@ -28,7 +28,8 @@
 typedef enum vq_dtype {
     VQ_DT_F32, VQ_DT_F16, VQ_DT_BF16, VQ_DT_I32, VQ_DT_I64,
     /* Valid safetensors dtypes that the reader sizes and validates but cannot
-     * hand out (vq_st_get fails with VQ_ERR_UNSUPPORTED for them). */
+     * hand out (vq_st_get fails with VQ_ERR_UNSUPPORTED for them); U8 (PyTorch
+     * uint8 buffers such as ActNorm's `initialized`) is read by vq_st_read into F32. */
     VQ_DT_F64, VQ_DT_I8, VQ_DT_U8, VQ_DT_I16, VQ_DT_U16, VQ_DT_U32, VQ_DT_U64,
     VQ_DT_BOOL, VQ_DT_F8_E4M3, VQ_DT_F8_E5M2,
     VQ_DT_COUNT
@@ -63,7 +64,7 @@ int vq_st_write(const char *path, const vq_st_ref *tensors, size_t n,
                 const vq_st_meta *meta, size_t n_meta);
 
 /* A loaded tensor. data is F32 for F32/F16/BF16 files, int32_t for I32,
- * int64_t for I64, NULL for the unsupported dtypes; always aligned. */
+ * int64_t for I64, uint8_t for U8, NULL for the other dtypes; always aligned. */
 typedef struct vq_st_tensor {
     char *name;
     vq_dtype dtype;           /* as stored in the file */
@@ -99,7 +100,8 @@ const vq_st_tensor *vq_st_find(const vq_st_file *f, const char *name);
 const void *vq_st_get(const vq_st_file *f, const char *name, const int64_t **shape, int *ndim);
 /* Copies tensor `name` into dst after checking that its shape is exactly
  * (shape, ndim) and that it converts to `want` (VQ_DT_F32 accepts F32, F16,
- * BF16; VQ_DT_I32 and VQ_DT_I64 need that exact dtype). Mismatch message:
+ * BF16 and U8, all exactly; VQ_DT_I32 and VQ_DT_I64 need that exact dtype).
+ * Mismatch message:
  * "x.safetensors: decoder.conv_out.weight: shape (3, 128, 3, 3) in file, model expects (1, 64, 3, 3)". */
 int vq_st_read(const vq_st_file *f, const char *name, vq_dtype want,
                void *dst, const int64_t *shape, int ndim);

@@ -3,7 +3,7 @@
  * forward values (the discriminator's in their own memory segment).
  *
  *   group_norm -> swish/silu            one vq_group_norm_swish_* call
- *   conv2d|conv_transpose2d|group_norm|batch_norm|add -> add(., r)
+ *   conv2d|conv_transpose2d|group_norm|batch_norm|act_norm|add -> add(., r)
  *                                       the residual r added in place after
  *                                       the producer (its bias is already in
  *                                       the kernel's GEMM); no buffer for the sum
@@ -51,7 +51,7 @@ static void count_consumers(cg *g)
 static int is_epilogue_producer(ir_op op)
 {
     return op == IR_OP_CONV2D || op == IR_OP_CONV_TRANSPOSE2D || op == IR_OP_GROUP_NORM || op == IR_OP_BATCH_NORM ||
-           op == IR_OP_ADD;
+           op == IR_OP_ACT_NORM || op == IR_OP_ADD;
 }
 
 static int is_epilogue_act(const ir_node *n)

@@ -37,10 +37,10 @@
 #define LOSS_D 8
 #define LOSS_LREAL 9
 #define LOSS_LFAKE 10
-#define PERCEPTUAL_WEIGHT 1
+#define PERCEPTUAL_WEIGHT 1.0
 #define DISC_WEIGHT 0.80000000000000004
-#define REC_WEIGHT 1
-#define CODEBOOK_WEIGHT 1
+#define REC_WEIGHT 1.0
+#define CODEBOOK_WEIGHT 1.0
 
 /* Shapes (B is set per call) */
 static const vq_conv2d_shape encoder_conv_in_shape = {.B = 0, .Ci = 3, .H = 256, .W = 256, .Co = 128, .kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1, .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1, .Ho = 256, .Wo = 256, .bias = 1};
@@ -226,7 +226,7 @@ static const vq_conv2d_shape loss_discriminator_main_11_shape = {.B = 0, .Ci = 5
 /* The tensor table: every parameter and buffer, checkpoint order; offsets into the params
  * (trainable) or buffers slab, in floats. */
 static const vq_tensor_desc tensors[365] = {
-    {"quantize.embedding.weight", "quantize.embedding", VQ_ROLE_TRAINABLE, 2, {1024, 256}, 0, 262144, {VQ_FILL_UNIFORM, -0.0009765625, 0.0009765625, 0}, "vqgan_f16.vq:42:10"},
+    {"quantize.embedding.weight", "quantize.embedding", VQ_ROLE_TRAINABLE, 2, {1024, 256}, 0, 262144, {VQ_FILL_UNIFORM, -0.0009765625, 0.0009765625, 0}, "vqgan_f16.vq:43:10"},
     {"encoder.conv_in.weight", "encoder.conv_in", VQ_ROLE_TRAINABLE, 4, {128, 3, 3, 3}, 262144, 3456, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 27}, "taming.vq:61:9"},
     {"encoder.conv_in.bias", "encoder.conv_in", VQ_ROLE_TRAINABLE, 1, {128}, 265600, 128, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 27}, "taming.vq:61:9"},
     {"encoder.down.0.block.0.norm1.weight", "encoder.down.0.block.0.norm1", VQ_ROLE_TRAINABLE, 1, {128}, 265728, 128, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:17:9"},
@@ -371,10 +371,10 @@ static const vq_tensor_desc tensors[365] = {
     {"encoder.norm_out.bias", "encoder.norm_out", VQ_ROLE_TRAINABLE, 1, {512}, 28379904, 512, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:78:9"},
     {"encoder.conv_out.weight", "encoder.conv_out", VQ_ROLE_TRAINABLE, 4, {256, 512, 3, 3}, 28380416, 1179648, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 4608}, "taming.vq:79:12"},
     {"encoder.conv_out.bias", "encoder.conv_out", VQ_ROLE_TRAINABLE, 1, {256}, 29560064, 256, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 4608}, "taming.vq:79:12"},
-    {"quant_conv.weight", "quant_conv", VQ_ROLE_TRAINABLE, 4, {256, 256, 1, 1}, 29560320, 65536, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 256}, "vqgan_f16.vq:55:9"},
-    {"quant_conv.bias", "quant_conv", VQ_ROLE_TRAINABLE, 1, {256}, 29625856, 256, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 256}, "vqgan_f16.vq:55:9"},
-    {"post_quant_conv.weight", "post_quant_conv", VQ_ROLE_TRAINABLE, 4, {256, 256, 1, 1}, 29626112, 65536, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 256}, "vqgan_f16.vq:62:9"},
-    {"post_quant_conv.bias", "post_quant_conv", VQ_ROLE_TRAINABLE, 1, {256}, 29691648, 256, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 256}, "vqgan_f16.vq:62:9"},
+    {"quant_conv.weight", "quant_conv", VQ_ROLE_TRAINABLE, 4, {256, 256, 1, 1}, 29560320, 65536, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 256}, "vqgan_f16.vq:56:9"},
+    {"quant_conv.bias", "quant_conv", VQ_ROLE_TRAINABLE, 1, {256}, 29625856, 256, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 256}, "vqgan_f16.vq:56:9"},
+    {"post_quant_conv.weight", "post_quant_conv", VQ_ROLE_TRAINABLE, 4, {256, 256, 1, 1}, 29626112, 65536, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 256}, "vqgan_f16.vq:63:9"},
+    {"post_quant_conv.bias", "post_quant_conv", VQ_ROLE_TRAINABLE, 1, {256}, 29691648, 256, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 256}, "vqgan_f16.vq:63:9"},
     {"decoder.conv_in.weight", "decoder.conv_in", VQ_ROLE_TRAINABLE, 4, {512, 256, 3, 3}, 29691904, 1179648, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 2304}, "taming.vq:94:9"},
     {"decoder.conv_in.bias", "decoder.conv_in", VQ_ROLE_TRAINABLE, 1, {512}, 30871552, 512, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 2304}, "taming.vq:94:9"},
     {"decoder.mid.block_1.norm1.weight", "decoder.mid.block_1.norm1", VQ_ROLE_TRAINABLE, 1, {512}, 30872064, 512, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:17:9"},
@@ -569,28 +569,28 @@ static const vq_tensor_desc tensors[365] = {
     {"decoder.norm_out.bias", "decoder.norm_out", VQ_ROLE_TRAINABLE, 1, {128}, 72138112, 128, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:113:9"},
     {"decoder.conv_out.weight", "decoder.conv_out", VQ_ROLE_TRAINABLE, 4, {3, 128, 3, 3}, 72138240, 3456, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 1152}, "taming.vq:114:12"},
     {"decoder.conv_out.bias", "decoder.conv_out", VQ_ROLE_TRAINABLE, 1, {3}, 72141696, 3, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 1152}, "taming.vq:114:12"},
-    {"loss.discriminator.main.0.weight", "loss.discriminator.main.0", VQ_ROLE_TRAINABLE, 4, {64, 3, 4, 4}, 72141712, 3072, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:124:9"},
-    {"loss.discriminator.main.0.bias", "loss.discriminator.main.0", VQ_ROLE_TRAINABLE, 1, {64}, 72144784, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 48}, "taming.vq:124:9"},
-    {"loss.discriminator.main.2.weight", "loss.discriminator.main.2", VQ_ROLE_TRAINABLE, 4, {128, 64, 4, 4}, 72144848, 131072, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:130:13"},
-    {"loss.discriminator.main.3.weight", "loss.discriminator.main.3", VQ_ROLE_TRAINABLE, 1, {128}, 72275920, 128, {VQ_FILL_NORMAL, 1, 0.02, 0}, "taming.vq:131:13"},
-    {"loss.discriminator.main.3.bias", "loss.discriminator.main.3", VQ_ROLE_TRAINABLE, 1, {128}, 72276048, 128, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:131:13"},
-    {"loss.discriminator.main.3.running_mean", "loss.discriminator.main.3", VQ_ROLE_BUFFER, 1, {128}, 0, 128, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:131:13"},
-    {"loss.discriminator.main.3.running_var", "loss.discriminator.main.3", VQ_ROLE_BUFFER, 1, {128}, 128, 128, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:131:13"},
-    {"loss.discriminator.main.3.num_batches_tracked", "loss.discriminator.main.3", VQ_ROLE_BUFFER, 0, {0}, 256, 1, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:131:13"},
-    {"loss.discriminator.main.5.weight", "loss.discriminator.main.5", VQ_ROLE_TRAINABLE, 4, {256, 128, 4, 4}, 72276176, 524288, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:130:13"},
-    {"loss.discriminator.main.6.weight", "loss.discriminator.main.6", VQ_ROLE_TRAINABLE, 1, {256}, 72800464, 256, {VQ_FILL_NORMAL, 1, 0.02, 0}, "taming.vq:131:13"},
-    {"loss.discriminator.main.6.bias", "loss.discriminator.main.6", VQ_ROLE_TRAINABLE, 1, {256}, 72800720, 256, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:131:13"},
-    {"loss.discriminator.main.6.running_mean", "loss.discriminator.main.6", VQ_ROLE_BUFFER, 1, {256}, 272, 256, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:131:13"},
-    {"loss.discriminator.main.6.running_var", "loss.discriminator.main.6", VQ_ROLE_BUFFER, 1, {256}, 528, 256, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:131:13"},
-    {"loss.discriminator.main.6.num_batches_tracked", "loss.discriminator.main.6", VQ_ROLE_BUFFER, 0, {0}, 784, 1, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:131:13"},
-    {"loss.discriminator.main.8.weight", "loss.discriminator.main.8", VQ_ROLE_TRAINABLE, 4, {512, 256, 4, 4}, 72800976, 2097152, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:136:9"},
-    {"loss.discriminator.main.9.weight", "loss.discriminator.main.9", VQ_ROLE_TRAINABLE, 1, {512}, 74898128, 512, {VQ_FILL_NORMAL, 1, 0.02, 0}, "taming.vq:137:9"},
-    {"loss.discriminator.main.9.bias", "loss.discriminator.main.9", VQ_ROLE_TRAINABLE, 1, {512}, 74898640, 512, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:137:9"},
-    {"loss.discriminator.main.9.running_mean", "loss.discriminator.main.9", VQ_ROLE_BUFFER, 1, {512}, 800, 512, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:137:9"},
-    {"loss.discriminator.main.9.running_var", "loss.discriminator.main.9", VQ_ROLE_BUFFER, 1, {512}, 1312, 512, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:137:9"},
-    {"loss.discriminator.main.9.num_batches_tracked", "loss.discriminator.main.9", VQ_ROLE_BUFFER, 0, {0}, 1824, 1, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:137:9"},
-    {"loss.discriminator.main.11.weight", "loss.discriminator.main.11", VQ_ROLE_TRAINABLE, 4, {1, 512, 4, 4}, 74899152, 8192, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:139:12"},
-    {"loss.discriminator.main.11.bias", "loss.discriminator.main.11", VQ_ROLE_TRAINABLE, 1, {1}, 74907344, 1, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 8192}, "taming.vq:139:12"},
+    {"loss.discriminator.main.0.weight", "loss.discriminator.main.0", VQ_ROLE_TRAINABLE, 4, {64, 3, 4, 4}, 72141712, 3072, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:127:9"},
+    {"loss.discriminator.main.0.bias", "loss.discriminator.main.0", VQ_ROLE_TRAINABLE, 1, {64}, 72144784, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 48}, "taming.vq:127:9"},
+    {"loss.discriminator.main.2.weight", "loss.discriminator.main.2", VQ_ROLE_TRAINABLE, 4, {128, 64, 4, 4}, 72144848, 131072, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:133:13"},
+    {"loss.discriminator.main.3.weight", "loss.discriminator.main.3", VQ_ROLE_TRAINABLE, 1, {128}, 72275920, 128, {VQ_FILL_NORMAL, 1, 0.02, 0}, "taming.vq:137:17"},
+    {"loss.discriminator.main.3.bias", "loss.discriminator.main.3", VQ_ROLE_TRAINABLE, 1, {128}, 72276048, 128, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:137:17"},
+    {"loss.discriminator.main.3.running_mean", "loss.discriminator.main.3", VQ_ROLE_BUFFER, 1, {128}, 0, 128, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:137:17"},
+    {"loss.discriminator.main.3.running_var", "loss.discriminator.main.3", VQ_ROLE_BUFFER, 1, {128}, 128, 128, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:137:17"},
+    {"loss.discriminator.main.3.num_batches_tracked", "loss.discriminator.main.3", VQ_ROLE_BUFFER, 0, {0}, 256, 1, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:137:17"},
+    {"loss.discriminator.main.5.weight", "loss.discriminator.main.5", VQ_ROLE_TRAINABLE, 4, {256, 128, 4, 4}, 72276176, 524288, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:133:13"},
+    {"loss.discriminator.main.6.weight", "loss.discriminator.main.6", VQ_ROLE_TRAINABLE, 1, {256}, 72800464, 256, {VQ_FILL_NORMAL, 1, 0.02, 0}, "taming.vq:137:17"},
+    {"loss.discriminator.main.6.bias", "loss.discriminator.main.6", VQ_ROLE_TRAINABLE, 1, {256}, 72800720, 256, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:137:17"},
+    {"loss.discriminator.main.6.running_mean", "loss.discriminator.main.6", VQ_ROLE_BUFFER, 1, {256}, 272, 256, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:137:17"},
+    {"loss.discriminator.main.6.running_var", "loss.discriminator.main.6", VQ_ROLE_BUFFER, 1, {256}, 528, 256, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:137:17"},
+    {"loss.discriminator.main.6.num_batches_tracked", "loss.discriminator.main.6", VQ_ROLE_BUFFER, 0, {0}, 784, 1, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:137:17"},
+    {"loss.discriminator.main.8.weight", "loss.discriminator.main.8", VQ_ROLE_TRAINABLE, 4, {512, 256, 4, 4}, 72800976, 2097152, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:143:9"},
+    {"loss.discriminator.main.9.weight", "loss.discriminator.main.9", VQ_ROLE_TRAINABLE, 1, {512}, 74898128, 512, {VQ_FILL_NORMAL, 1, 0.02, 0}, "taming.vq:147:13"},
+    {"loss.discriminator.main.9.bias", "loss.discriminator.main.9", VQ_ROLE_TRAINABLE, 1, {512}, 74898640, 512, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:147:13"},
+    {"loss.discriminator.main.9.running_mean", "loss.discriminator.main.9", VQ_ROLE_BUFFER, 1, {512}, 800, 512, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:147:13"},
+    {"loss.discriminator.main.9.running_var", "loss.discriminator.main.9", VQ_ROLE_BUFFER, 1, {512}, 1312, 512, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:147:13"},
+    {"loss.discriminator.main.9.num_batches_tracked", "loss.discriminator.main.9", VQ_ROLE_BUFFER, 0, {0}, 1824, 1, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:147:13"},
+    {"loss.discriminator.main.11.weight", "loss.discriminator.main.11", VQ_ROLE_TRAINABLE, 4, {1, 512, 4, 4}, 74899152, 8192, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:150:12"},
+    {"loss.discriminator.main.11.bias", "loss.discriminator.main.11", VQ_ROLE_TRAINABLE, 1, {1}, 74907344, 1, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 8192}, "taming.vq:150:12"},
 };
 
 static const vq_codebook_desc codebooks[1] = {
@@ -3172,7 +3172,7 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(118, 0);  /* forward */
 
-    /* vqgan_f16.vq:55:9 conv2d quant_conv (forward) (B, 256, 16, 16) -> (B, 256, 16, 16) */
+    /* vqgan_f16.vq:56:9 conv2d quant_conv (forward) (B, 256, 16, 16) -> (B, 256, 16, 16) */
     PROF_START();
     {
         vq_conv2d_shape s = quant_conv_shape;
@@ -3181,7 +3181,7 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(120, 0);  /* forward */
 
-    /* vqgan_f16.vq:56:11 quantize - (forward) (B, 256, 16, 16) -> (B, 256, 16, 16) */
+    /* vqgan_f16.vq:57:11 quantize - (forward) (B, 256, 16, 16) -> (B, 256, 16, 16) */
     PROF_START();
     {
         vq_codebook *cb = &m->cb[0];  /* quantize: K = 1024, D = 256 */
@@ -3207,7 +3207,7 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     float *const P = m->params, *const BU = m->buffers;
     (void)A; (void)MB; (void)F; (void)S; (void)P; (void)BU; (void)mode; (void)rng; (void)B;
 
-    /* vqgan_f16.vq:62:9 conv2d post_quant_conv (forward) (B, 256, 16, 16) -> (B, 256, 16, 16) */
+    /* vqgan_f16.vq:63:9 conv2d post_quant_conv (forward) (B, 256, 16, 16) -> (B, 256, 16, 16) */
     PROF_START();
     {
         vq_conv2d_shape s = post_quant_conv_shape;
@@ -4390,7 +4390,7 @@ static int perceptual_grad(vq_model *m) {
     if (m->p_dx_ready) return 0;
     const int B = m->B;
     float *w = m->p_img;  /* reused as the per-image upstream gradient */
-    for (int b = 0; b < B; b++) w[b] = (float)(PERCEPTUAL_WEIGHT / B);
+    for (int b = 0; b < B; b++) w[b] = (float)(PERCEPTUAL_WEIGHT / (double)B);
     memset(m->p_dx, 0, sizeof(float) * (size_t)B * 196608);
     int rc = vq_lpips_backward(m->lpips, m->p_dx, w);
     if (rc) return rc;
@@ -4406,7 +4406,7 @@ static int run_disc(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     float *const P = m->params, *const BU = m->buffers;
     (void)A; (void)MB; (void)F; (void)S; (void)P; (void)BU; (void)mode; (void)rng; (void)B;
 
-    /* taming.vq:124:9 conv2d loss.discriminator.main.0 (forward; fused: leaky_relu) (B, 3, 256, 256) -> (B, 64, 128, 128) */
+    /* taming.vq:127:9 conv2d loss.discriminator.main.0 (forward; fused: leaky_relu) (B, 3, 256, 256) -> (B, 64, 128, 128) */
     PROF_START();
     {
         vq_conv2d_shape s = loss_discriminator_main_0_shape;
@@ -4426,7 +4426,7 @@ static int run_disc(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(288, 0);  /* forward */
 
-    /* taming.vq:130:13 conv2d loss.discriminator.main.2 (forward) (B, 64, 128, 128) -> (B, 128, 64, 64) */
+    /* taming.vq:133:13 conv2d loss.discriminator.main.2 (forward) (B, 64, 128, 128) -> (B, 128, 64, 64) */
     PROF_START();
     {
         vq_conv2d_shape s = loss_discriminator_main_2_shape;
@@ -4435,7 +4435,7 @@ static int run_disc(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(290, 0);  /* forward */
 
-    /* taming.vq:131:13 batch_norm loss.discriminator.main.3 (forward; fused: leaky_relu) (B, 128, 64, 64) -> (B, 128, 64, 64) */
+    /* taming.vq:137:17 batch_norm loss.discriminator.main.3 (forward; fused: leaky_relu) (B, 128, 64, 64) -> (B, 128, 64, 64) */
     PROF_START();
     {
         vq_batch_norm_shape s = loss_discriminator_main_3_shape;
@@ -4460,7 +4460,7 @@ static int run_disc(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(292, 0);  /* forward */
 
-    /* taming.vq:130:13 conv2d loss.discriminator.main.5 (forward) (B, 128, 64, 64) -> (B, 256, 32, 32) */
+    /* taming.vq:133:13 conv2d loss.discriminator.main.5 (forward) (B, 128, 64, 64) -> (B, 256, 32, 32) */
     PROF_START();
     {
         vq_conv2d_shape s = loss_discriminator_main_5_shape;
@@ -4469,7 +4469,7 @@ static int run_disc(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(293, 0);  /* forward */
 
-    /* taming.vq:131:13 batch_norm loss.discriminator.main.6 (forward; fused: leaky_relu) (B, 256, 32, 32) -> (B, 256, 32, 32) */
+    /* taming.vq:137:17 batch_norm loss.discriminator.main.6 (forward; fused: leaky_relu) (B, 256, 32, 32) -> (B, 256, 32, 32) */
     PROF_START();
     {
         vq_batch_norm_shape s = loss_discriminator_main_6_shape;
@@ -4494,7 +4494,7 @@ static int run_disc(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(295, 0);  /* forward */
 
-    /* taming.vq:136:9 conv2d loss.discriminator.main.8 (forward) (B, 256, 32, 32) -> (B, 512, 31, 31) */
+    /* taming.vq:143:9 conv2d loss.discriminator.main.8 (forward) (B, 256, 32, 32) -> (B, 512, 31, 31) */
     PROF_START();
     {
         vq_conv2d_shape s = loss_discriminator_main_8_shape;
@@ -4503,7 +4503,7 @@ static int run_disc(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(296, 0);  /* forward */
 
-    /* taming.vq:137:9 batch_norm loss.discriminator.main.9 (forward; fused: leaky_relu) (B, 512, 31, 31) -> (B, 512, 31, 31) */
+    /* taming.vq:147:13 batch_norm loss.discriminator.main.9 (forward; fused: leaky_relu) (B, 512, 31, 31) -> (B, 512, 31, 31) */
     PROF_START();
     {
         vq_batch_norm_shape s = loss_discriminator_main_9_shape;
@@ -4528,7 +4528,7 @@ static int run_disc(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(298, 0);  /* forward */
 
-    /* taming.vq:139:12 conv2d loss.discriminator.main.11 (forward) (B, 512, 31, 31) -> (B, 1, 30, 30) */
+    /* taming.vq:150:12 conv2d loss.discriminator.main.11 (forward) (B, 512, 31, 31) -> (B, 1, 30, 30) */
     PROF_START();
     {
         vq_conv2d_shape s = loss_discriminator_main_11_shape;
@@ -4549,7 +4549,7 @@ static void run_disc_backward_input(vq_model *m) {
     float *const P = m->params, *const G = m->grads, *const BU = m->buffers;
     (void)A; (void)MB; (void)F; (void)S; (void)P; (void)G; (void)BU; (void)B;
 
-    /* taming.vq:139:12 conv2d loss.discriminator.main.11 (backward) (B, 512, 31, 31) -> (B, 1, 30, 30) */
+    /* taming.vq:150:12 conv2d loss.discriminator.main.11 (backward) (B, 512, 31, 31) -> (B, 1, 30, 30) */
     PROF_START();
     {
         memset((A + (size_t)314152896 * MB), 0, sizeof(float) * ((size_t)B * 492032));  /* d%321 (B, 512, 31, 31), first written here */
@@ -4563,7 +4563,7 @@ static void run_disc_backward_input(vq_model *m) {
     }
     PROF_ADD(299, 1);  /* backward */
 
-    /* taming.vq:137:9 batch_norm loss.discriminator.main.9 (backward; fused: leaky_relu) (B, 512, 31, 31) -> (B, 512, 31, 31) */
+    /* taming.vq:147:13 batch_norm loss.discriminator.main.9 (backward; fused: leaky_relu) (B, 512, 31, 31) -> (B, 512, 31, 31) */
     PROF_START();
     {
         memset((A + (size_t)313660864 * MB), 0, sizeof(float) * ((size_t)B * 492032));  /* d%319 (B, 512, 31, 31), first written here */
@@ -4586,7 +4586,7 @@ static void run_disc_backward_input(vq_model *m) {
     }
     PROF_ADD(298, 1);  /* backward */
 
-    /* taming.vq:136:9 conv2d loss.discriminator.main.8 (backward) (B, 256, 32, 32) -> (B, 512, 31, 31) */
+    /* taming.vq:143:9 conv2d loss.discriminator.main.8 (backward) (B, 256, 32, 32) -> (B, 512, 31, 31) */
     PROF_START();
     {
         memset((A + (size_t)312938944 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%318 (B, 256, 32, 32), first written here */
@@ -4600,7 +4600,7 @@ static void run_disc_backward_input(vq_model *m) {
     }
     PROF_ADD(296, 1);  /* backward */
 
-    /* taming.vq:131:13 batch_norm loss.discriminator.main.6 (backward; fused: leaky_relu) (B, 256, 32, 32) -> (B, 256, 32, 32) */
+    /* taming.vq:137:17 batch_norm loss.discriminator.main.6 (backward; fused: leaky_relu) (B, 256, 32, 32) -> (B, 256, 32, 32) */
     PROF_START();
     {
         memset((A + (size_t)312676800 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%316 (B, 256, 32, 32), first written here */
@@ -4623,7 +4623,7 @@ static void run_disc_backward_input(vq_model *m) {
     }
     PROF_ADD(295, 1);  /* backward */
 
-    /* taming.vq:130:13 conv2d loss.discriminator.main.5 (backward) (B, 128, 64, 64) -> (B, 256, 32, 32) */
+    /* taming.vq:133:13 conv2d loss.discriminator.main.5 (backward) (B, 128, 64, 64) -> (B, 256, 32, 32) */
     PROF_START();
     {
         memset((A + (size_t)313201088 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%315 (B, 128, 64, 64), first written here */
@@ -4637,7 +4637,7 @@ static void run_disc_backward_input(vq_model *m) {
     }
     PROF_ADD(293, 1);  /* backward */
 
-    /* taming.vq:131:13 batch_norm loss.discriminator.main.3 (backward; fused: leaky_relu) (B, 128, 64, 64) -> (B, 128, 64, 64) */
+    /* taming.vq:137:17 batch_norm loss.discriminator.main.3 (backward; fused: leaky_relu) (B, 128, 64, 64) -> (B, 128, 64, 64) */
     PROF_START();
     {
         memset((A + (size_t)312676800 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%313 (B, 128, 64, 64), first written here */
@@ -4660,7 +4660,7 @@ static void run_disc_backward_input(vq_model *m) {
     }
     PROF_ADD(292, 1);  /* backward */
 
-    /* taming.vq:130:13 conv2d loss.discriminator.main.2 (backward) (B, 64, 128, 128) -> (B, 128, 64, 64) */
+    /* taming.vq:133:13 conv2d loss.discriminator.main.2 (backward) (B, 64, 128, 128) -> (B, 128, 64, 64) */
     PROF_START();
     {
         memset((A + (size_t)311628224 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%312 (B, 64, 128, 128), first written here */
@@ -4674,7 +4674,7 @@ static void run_disc_backward_input(vq_model *m) {
     }
     PROF_ADD(290, 1);  /* backward */
 
-    /* taming.vq:124:9 conv2d loss.discriminator.main.0 (backward; fused: leaky_relu) (B, 3, 256, 256) -> (B, 64, 128, 128) */
+    /* taming.vq:127:9 conv2d loss.discriminator.main.0 (backward; fused: leaky_relu) (B, 3, 256, 256) -> (B, 64, 128, 128) */
     PROF_START();
     {
         memset((A + (size_t)312676800 * MB), 0, sizeof(float) * ((size_t)B * 196608));  /* d%310 (B, 3, 256, 256), first written here */
@@ -4709,7 +4709,7 @@ static void run_disc_backward_params(vq_model *m) {
     float *const P = m->params, *const G = m->grads, *const BU = m->buffers;
     (void)A; (void)MB; (void)F; (void)S; (void)P; (void)G; (void)BU; (void)B;
 
-    /* taming.vq:139:12 conv2d loss.discriminator.main.11 (backward) (B, 512, 31, 31) -> (B, 1, 30, 30) */
+    /* taming.vq:150:12 conv2d loss.discriminator.main.11 (backward) (B, 512, 31, 31) -> (B, 1, 30, 30) */
     PROF_START();
     {
         memset((A + (size_t)314152896 * MB), 0, sizeof(float) * ((size_t)B * 492032));  /* d%321 (B, 512, 31, 31), first written here */
@@ -4724,7 +4724,7 @@ static void run_disc_backward_params(vq_model *m) {
     }
     PROF_ADD(299, 1);  /* backward */
 
-    /* taming.vq:137:9 batch_norm loss.discriminator.main.9 (backward; fused: leaky_relu) (B, 512, 31, 31) -> (B, 512, 31, 31) */
+    /* taming.vq:147:13 batch_norm loss.discriminator.main.9 (backward; fused: leaky_relu) (B, 512, 31, 31) -> (B, 512, 31, 31) */
     PROF_START();
     {
         memset((A + (size_t)313660864 * MB), 0, sizeof(float) * ((size_t)B * 492032));  /* d%319 (B, 512, 31, 31), first written here */
@@ -4747,7 +4747,7 @@ static void run_disc_backward_params(vq_model *m) {
     }
     PROF_ADD(298, 1);  /* backward */
 
-    /* taming.vq:136:9 conv2d loss.discriminator.main.8 (backward) (B, 256, 32, 32) -> (B, 512, 31, 31) */
+    /* taming.vq:143:9 conv2d loss.discriminator.main.8 (backward) (B, 256, 32, 32) -> (B, 512, 31, 31) */
     PROF_START();
     {
         memset((A + (size_t)312938944 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%318 (B, 256, 32, 32), first written here */
@@ -4762,7 +4762,7 @@ static void run_disc_backward_params(vq_model *m) {
     }
     PROF_ADD(296, 1);  /* backward */
 
-    /* taming.vq:131:13 batch_norm loss.discriminator.main.6 (backward; fused: leaky_relu) (B, 256, 32, 32) -> (B, 256, 32, 32) */
+    /* taming.vq:137:17 batch_norm loss.discriminator.main.6 (backward; fused: leaky_relu) (B, 256, 32, 32) -> (B, 256, 32, 32) */
     PROF_START();
     {
         memset((A + (size_t)312676800 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%316 (B, 256, 32, 32), first written here */
@@ -4785,7 +4785,7 @@ static void run_disc_backward_params(vq_model *m) {
     }
     PROF_ADD(295, 1);  /* backward */
 
-    /* taming.vq:130:13 conv2d loss.discriminator.main.5 (backward) (B, 128, 64, 64) -> (B, 256, 32, 32) */
+    /* taming.vq:133:13 conv2d loss.discriminator.main.5 (backward) (B, 128, 64, 64) -> (B, 256, 32, 32) */
     PROF_START();
     {
         memset((A + (size_t)313201088 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%315 (B, 128, 64, 64), first written here */
@@ -4800,7 +4800,7 @@ static void run_disc_backward_params(vq_model *m) {
     }
     PROF_ADD(293, 1);  /* backward */
 
-    /* taming.vq:131:13 batch_norm loss.discriminator.main.3 (backward; fused: leaky_relu) (B, 128, 64, 64) -> (B, 128, 64, 64) */
+    /* taming.vq:137:17 batch_norm loss.discriminator.main.3 (backward; fused: leaky_relu) (B, 128, 64, 64) -> (B, 128, 64, 64) */
     PROF_START();
     {
         memset((A + (size_t)312676800 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%313 (B, 128, 64, 64), first written here */
@@ -4823,7 +4823,7 @@ static void run_disc_backward_params(vq_model *m) {
     }
     PROF_ADD(292, 1);  /* backward */
 
-    /* taming.vq:130:13 conv2d loss.discriminator.main.2 (backward) (B, 64, 128, 128) -> (B, 128, 64, 64) */
+    /* taming.vq:133:13 conv2d loss.discriminator.main.2 (backward) (B, 64, 128, 128) -> (B, 128, 64, 64) */
     PROF_START();
     {
         memset((A + (size_t)311628224 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%312 (B, 64, 128, 128), first written here */
@@ -4838,7 +4838,7 @@ static void run_disc_backward_params(vq_model *m) {
     }
     PROF_ADD(290, 1);  /* backward */
 
-    /* taming.vq:124:9 conv2d loss.discriminator.main.0 (backward; fused: leaky_relu) (B, 3, 256, 256) -> (B, 64, 128, 128) */
+    /* taming.vq:127:9 conv2d loss.discriminator.main.0 (backward; fused: leaky_relu) (B, 3, 256, 256) -> (B, 64, 128, 128) */
     PROF_START();
     {
     }
@@ -6699,7 +6699,7 @@ static int model_backward(vq_model *m) {
     }
     PROF_ADD(125, 1);  /* backward */
 
-    /* vqgan_f16.vq:62:9 conv2d post_quant_conv (backward) (B, 256, 16, 16) -> (B, 256, 16, 16) */
+    /* vqgan_f16.vq:63:9 conv2d post_quant_conv (backward) (B, 256, 16, 16) -> (B, 256, 16, 16) */
     PROF_START();
     {
         memset((A + (size_t)75563008 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%129 (B, 256, 16, 16), first written here */
@@ -6714,7 +6714,7 @@ static int model_backward(vq_model *m) {
     }
     PROF_ADD(123, 1);  /* backward */
 
-    /* vqgan_f16.vq:56:11 quantize - (backward) (B, 256, 16, 16) -> (B, 256, 16, 16) */
+    /* vqgan_f16.vq:57:11 quantize - (backward) (B, 256, 16, 16) -> (B, 256, 16, 16) */
     PROF_START();
     {
         memset((A + (size_t)75497472 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%128 (B, 256, 16, 16), first written here */
@@ -6730,7 +6730,7 @@ static int model_backward(vq_model *m) {
     }
     PROF_ADD(122, 1);  /* backward */
 
-    /* vqgan_f16.vq:55:9 conv2d quant_conv (backward) (B, 256, 16, 16) -> (B, 256, 16, 16) */
+    /* vqgan_f16.vq:56:9 conv2d quant_conv (backward) (B, 256, 16, 16) -> (B, 256, 16, 16) */
     PROF_START();
     {
         memset((A + (size_t)75628544 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%127 (B, 256, 16, 16), first written here */
@@ -8068,7 +8068,7 @@ static const vq_model_desc desc = {
     .name = "vqgan_f16",
     .vqc_version = "0.1.0",
     .source = "models/vqgan_f16.vq",
-    .model_hash = 0x04d83fb897056a64ull,
+    .model_hash = 0x2fada2e78c78f898ull,
     .data = {3, 256, 256, (float)-1, (float)1, 0, 256},
     .tensors = tensors,
     .n_tensors = 365,

@@ -36,10 +36,10 @@
 #define LOSS_D 7
 #define LOSS_LREAL 8
 #define LOSS_LFAKE 9
-#define PERCEPTUAL_WEIGHT 0
+#define PERCEPTUAL_WEIGHT 0.0
 #define DISC_WEIGHT 0.80000000000000004
-#define REC_WEIGHT 1
-#define CODEBOOK_WEIGHT 1
+#define REC_WEIGHT 1.0
+#define CODEBOOK_WEIGHT 1.0
 
 /* Shapes (B is set per call) */
 static const vq_conv2d_shape encoder_conv_in_shape = {.B = 0, .Ci = 1, .H = 32, .W = 32, .Co = 64, .kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1, .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1, .Ho = 32, .Wo = 32, .bias = 1};
@@ -143,7 +143,7 @@ static const vq_conv2d_shape loss_discriminator_main_8_shape = {.B = 0, .Ci = 25
 /* The tensor table: every parameter and buffer, checkpoint order; offsets into the params
  * (trainable) or buffers slab, in floats. */
 static const vq_tensor_desc tensors[199] = {
-    {"quantize.embedding.weight", "quantize.embedding", VQ_ROLE_TRAINABLE, 2, {512, 64}, 0, 32768, {VQ_FILL_MODEL, 0.0, 0.0, 0}, "vqgan_fmnist.vq:46:10"},
+    {"quantize.embedding.weight", "quantize.embedding", VQ_ROLE_TRAINABLE, 2, {512, 64}, 0, 32768, {VQ_FILL_MODEL, 0.0, 0.0, 0}, "vqgan_fmnist.vq:47:10"},
     {"encoder.conv_in.weight", "encoder.conv_in", VQ_ROLE_TRAINABLE, 4, {64, 1, 3, 3}, 32768, 576, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 9}, "taming.vq:61:9"},
     {"encoder.conv_in.bias", "encoder.conv_in", VQ_ROLE_TRAINABLE, 1, {64}, 33344, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 9}, "taming.vq:61:9"},
     {"encoder.down.0.block.0.norm1.weight", "encoder.down.0.block.0.norm1", VQ_ROLE_TRAINABLE, 1, {64}, 33408, 64, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:17:9"},
@@ -216,10 +216,10 @@ static const vq_tensor_desc tensors[199] = {
     {"encoder.norm_out.bias", "encoder.norm_out", VQ_ROLE_TRAINABLE, 1, {128}, 1541952, 128, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:78:9"},
     {"encoder.conv_out.weight", "encoder.conv_out", VQ_ROLE_TRAINABLE, 4, {64, 128, 3, 3}, 1542080, 73728, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 1152}, "taming.vq:79:12"},
     {"encoder.conv_out.bias", "encoder.conv_out", VQ_ROLE_TRAINABLE, 1, {64}, 1615808, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 1152}, "taming.vq:79:12"},
-    {"quant_conv.weight", "quant_conv", VQ_ROLE_TRAINABLE, 4, {64, 64, 1, 1}, 1615872, 4096, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:60:9"},
-    {"quant_conv.bias", "quant_conv", VQ_ROLE_TRAINABLE, 1, {64}, 1619968, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:60:9"},
-    {"post_quant_conv.weight", "post_quant_conv", VQ_ROLE_TRAINABLE, 4, {64, 64, 1, 1}, 1620032, 4096, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:67:9"},
-    {"post_quant_conv.bias", "post_quant_conv", VQ_ROLE_TRAINABLE, 1, {64}, 1624128, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:67:9"},
+    {"quant_conv.weight", "quant_conv", VQ_ROLE_TRAINABLE, 4, {64, 64, 1, 1}, 1615872, 4096, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:61:9"},
+    {"quant_conv.bias", "quant_conv", VQ_ROLE_TRAINABLE, 1, {64}, 1619968, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:61:9"},
+    {"post_quant_conv.weight", "post_quant_conv", VQ_ROLE_TRAINABLE, 4, {64, 64, 1, 1}, 1620032, 4096, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:68:9"},
+    {"post_quant_conv.bias", "post_quant_conv", VQ_ROLE_TRAINABLE, 1, {64}, 1624128, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 64}, "vqgan_fmnist.vq:68:9"},
     {"decoder.conv_in.weight", "decoder.conv_in", VQ_ROLE_TRAINABLE, 4, {128, 64, 3, 3}, 1624192, 73728, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 576}, "taming.vq:94:9"},
     {"decoder.conv_in.bias", "decoder.conv_in", VQ_ROLE_TRAINABLE, 1, {128}, 1697920, 128, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 576}, "taming.vq:94:9"},
     {"decoder.mid.block_1.norm1.weight", "decoder.mid.block_1.norm1", VQ_ROLE_TRAINABLE, 1, {128}, 1698048, 128, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:17:9"},
@@ -326,22 +326,22 @@ static const vq_tensor_desc tensors[199] = {
     {"decoder.norm_out.bias", "decoder.norm_out", VQ_ROLE_TRAINABLE, 1, {64}, 4159744, 64, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:113:9"},
     {"decoder.conv_out.weight", "decoder.conv_out", VQ_ROLE_TRAINABLE, 4, {1, 64, 3, 3}, 4159808, 576, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 576}, "taming.vq:114:12"},
     {"decoder.conv_out.bias", "decoder.conv_out", VQ_ROLE_TRAINABLE, 1, {1}, 4160384, 1, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 576}, "taming.vq:114:12"},
-    {"loss.discriminator.main.0.weight", "loss.discriminator.main.0", VQ_ROLE_TRAINABLE, 4, {64, 1, 4, 4}, 4160400, 1024, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:124:9"},
-    {"loss.discriminator.main.0.bias", "loss.discriminator.main.0", VQ_ROLE_TRAINABLE, 1, {64}, 4161424, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 16}, "taming.vq:124:9"},
-    {"loss.discriminator.main.2.weight", "loss.discriminator.main.2", VQ_ROLE_TRAINABLE, 4, {128, 64, 4, 4}, 4161488, 131072, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:130:13"},
-    {"loss.discriminator.main.3.weight", "loss.discriminator.main.3", VQ_ROLE_TRAINABLE, 1, {128}, 4292560, 128, {VQ_FILL_NORMAL, 1, 0.02, 0}, "taming.vq:131:13"},
-    {"loss.discriminator.main.3.bias", "loss.discriminator.main.3", VQ_ROLE_TRAINABLE, 1, {128}, 4292688, 128, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:131:13"},
-    {"loss.discriminator.main.3.running_mean", "loss.discriminator.main.3", VQ_ROLE_BUFFER, 1, {128}, 0, 128, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:131:13"},
-    {"loss.discriminator.main.3.running_var", "loss.discriminator.main.3", VQ_ROLE_BUFFER, 1, {128}, 128, 128, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:131:13"},
-    {"loss.discriminator.main.3.num_batches_tracked", "loss.discriminator.main.3", VQ_ROLE_BUFFER, 0, {0}, 256, 1, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:131:13"},
-    {"loss.discriminator.main.5.weight", "loss.discriminator.main.5", VQ_ROLE_TRAINABLE, 4, {256, 128, 4, 4}, 4292816, 524288, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:136:9"},
-    {"loss.discriminator.main.6.weight", "loss.discriminator.main.6", VQ_ROLE_TRAINABLE, 1, {256}, 4817104, 256, {VQ_FILL_NORMAL, 1, 0.02, 0}, "taming.vq:137:9"},
-    {"loss.discriminator.main.6.bias", "loss.discriminator.main.6", VQ_ROLE_TRAINABLE, 1, {256}, 4817360, 256, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:137:9"},
-    {"loss.discriminator.main.6.running_mean", "loss.discriminator.main.6", VQ_ROLE_BUFFER, 1, {256}, 272, 256, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:137:9"},
-    {"loss.discriminator.main.6.running_var", "loss.discriminator.main.6", VQ_ROLE_BUFFER, 1, {256}, 528, 256, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:137:9"},
-    {"loss.discriminator.main.6.num_batches_tracked", "loss.discriminator.main.6", VQ_ROLE_BUFFER, 0, {0}, 784, 1, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:137:9"},
-    {"loss.discriminator.main.8.weight", "loss.discriminator.main.8", VQ_ROLE_TRAINABLE, 4, {1, 256, 4, 4}, 4817616, 4096, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:139:12"},
-    {"loss.discriminator.main.8.bias", "loss.discriminator.main.8", VQ_ROLE_TRAINABLE, 1, {1}, 4821712, 1, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 4096}, "taming.vq:139:12"},
+    {"loss.discriminator.main.0.weight", "loss.discriminator.main.0", VQ_ROLE_TRAINABLE, 4, {64, 1, 4, 4}, 4160400, 1024, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:127:9"},
+    {"loss.discriminator.main.0.bias", "loss.discriminator.main.0", VQ_ROLE_TRAINABLE, 1, {64}, 4161424, 64, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 16}, "taming.vq:127:9"},
+    {"loss.discriminator.main.2.weight", "loss.discriminator.main.2", VQ_ROLE_TRAINABLE, 4, {128, 64, 4, 4}, 4161488, 131072, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:133:13"},
+    {"loss.discriminator.main.3.weight", "loss.discriminator.main.3", VQ_ROLE_TRAINABLE, 1, {128}, 4292560, 128, {VQ_FILL_NORMAL, 1, 0.02, 0}, "taming.vq:137:17"},
+    {"loss.discriminator.main.3.bias", "loss.discriminator.main.3", VQ_ROLE_TRAINABLE, 1, {128}, 4292688, 128, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:137:17"},
+    {"loss.discriminator.main.3.running_mean", "loss.discriminator.main.3", VQ_ROLE_BUFFER, 1, {128}, 0, 128, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:137:17"},
+    {"loss.discriminator.main.3.running_var", "loss.discriminator.main.3", VQ_ROLE_BUFFER, 1, {128}, 128, 128, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:137:17"},
+    {"loss.discriminator.main.3.num_batches_tracked", "loss.discriminator.main.3", VQ_ROLE_BUFFER, 0, {0}, 256, 1, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:137:17"},
+    {"loss.discriminator.main.5.weight", "loss.discriminator.main.5", VQ_ROLE_TRAINABLE, 4, {256, 128, 4, 4}, 4292816, 524288, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:143:9"},
+    {"loss.discriminator.main.6.weight", "loss.discriminator.main.6", VQ_ROLE_TRAINABLE, 1, {256}, 4817104, 256, {VQ_FILL_NORMAL, 1, 0.02, 0}, "taming.vq:147:13"},
+    {"loss.discriminator.main.6.bias", "loss.discriminator.main.6", VQ_ROLE_TRAINABLE, 1, {256}, 4817360, 256, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:147:13"},
+    {"loss.discriminator.main.6.running_mean", "loss.discriminator.main.6", VQ_ROLE_BUFFER, 1, {256}, 272, 256, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:147:13"},
+    {"loss.discriminator.main.6.running_var", "loss.discriminator.main.6", VQ_ROLE_BUFFER, 1, {256}, 528, 256, {VQ_FILL_CONSTANT, 1.0, 0.0, 0}, "taming.vq:147:13"},
+    {"loss.discriminator.main.6.num_batches_tracked", "loss.discriminator.main.6", VQ_ROLE_BUFFER, 0, {0}, 784, 1, {VQ_FILL_CONSTANT, 0.0, 0.0, 0}, "taming.vq:147:13"},
+    {"loss.discriminator.main.8.weight", "loss.discriminator.main.8", VQ_ROLE_TRAINABLE, 4, {1, 256, 4, 4}, 4817616, 4096, {VQ_FILL_NORMAL, 0, 0.02, 0}, "taming.vq:150:12"},
+    {"loss.discriminator.main.8.bias", "loss.discriminator.main.8", VQ_ROLE_TRAINABLE, 1, {1}, 4821712, 1, {VQ_FILL_PYTORCH_DEFAULT, 0.0, 0.0, 4096}, "taming.vq:150:12"},
 };
 
 static const vq_codebook_desc codebooks[1] = {
@@ -1818,7 +1818,7 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(60, 0);  /* forward */
 
-    /* vqgan_fmnist.vq:60:9 conv2d quant_conv (forward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
+    /* vqgan_fmnist.vq:61:9 conv2d quant_conv (forward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
     PROF_START();
     {
         vq_conv2d_shape s = quant_conv_shape;
@@ -1827,7 +1827,7 @@ static int run_encoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(62, 0);  /* forward */
 
-    /* vqgan_fmnist.vq:61:11 quantize - (forward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
+    /* vqgan_fmnist.vq:62:11 quantize - (forward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
     PROF_START();
     {
         vq_codebook *cb = &m->cb[0];  /* quantize: K = 512, D = 64 */
@@ -1853,7 +1853,7 @@ static int run_decoder(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     float *const P = m->params, *const BU = m->buffers;
     (void)A; (void)MB; (void)F; (void)S; (void)P; (void)BU; (void)mode; (void)rng; (void)B;
 
-    /* vqgan_fmnist.vq:67:9 conv2d post_quant_conv (forward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
+    /* vqgan_fmnist.vq:68:9 conv2d post_quant_conv (forward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
     PROF_START();
     {
         vq_conv2d_shape s = post_quant_conv_shape;
@@ -2510,7 +2510,7 @@ static int run_disc(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     float *const P = m->params, *const BU = m->buffers;
     (void)A; (void)MB; (void)F; (void)S; (void)P; (void)BU; (void)mode; (void)rng; (void)B;
 
-    /* taming.vq:124:9 conv2d loss.discriminator.main.0 (forward; fused: leaky_relu) (B, 1, 32, 32) -> (B, 64, 16, 16) */
+    /* taming.vq:127:9 conv2d loss.discriminator.main.0 (forward; fused: leaky_relu) (B, 1, 32, 32) -> (B, 64, 16, 16) */
     PROF_START();
     {
         vq_conv2d_shape s = loss_discriminator_main_0_shape;
@@ -2530,7 +2530,7 @@ static int run_disc(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(158, 0);  /* forward */
 
-    /* taming.vq:130:13 conv2d loss.discriminator.main.2 (forward) (B, 64, 16, 16) -> (B, 128, 8, 8) */
+    /* taming.vq:133:13 conv2d loss.discriminator.main.2 (forward) (B, 64, 16, 16) -> (B, 128, 8, 8) */
     PROF_START();
     {
         vq_conv2d_shape s = loss_discriminator_main_2_shape;
@@ -2539,7 +2539,7 @@ static int run_disc(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(160, 0);  /* forward */
 
-    /* taming.vq:131:13 batch_norm loss.discriminator.main.3 (forward; fused: leaky_relu) (B, 128, 8, 8) -> (B, 128, 8, 8) */
+    /* taming.vq:137:17 batch_norm loss.discriminator.main.3 (forward; fused: leaky_relu) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
         vq_batch_norm_shape s = loss_discriminator_main_3_shape;
@@ -2564,7 +2564,7 @@ static int run_disc(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(162, 0);  /* forward */
 
-    /* taming.vq:136:9 conv2d loss.discriminator.main.5 (forward) (B, 128, 8, 8) -> (B, 256, 7, 7) */
+    /* taming.vq:143:9 conv2d loss.discriminator.main.5 (forward) (B, 128, 8, 8) -> (B, 256, 7, 7) */
     PROF_START();
     {
         vq_conv2d_shape s = loss_discriminator_main_5_shape;
@@ -2573,7 +2573,7 @@ static int run_disc(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(163, 0);  /* forward */
 
-    /* taming.vq:137:9 batch_norm loss.discriminator.main.6 (forward; fused: leaky_relu) (B, 256, 7, 7) -> (B, 256, 7, 7) */
+    /* taming.vq:147:13 batch_norm loss.discriminator.main.6 (forward; fused: leaky_relu) (B, 256, 7, 7) -> (B, 256, 7, 7) */
     PROF_START();
     {
         vq_batch_norm_shape s = loss_discriminator_main_6_shape;
@@ -2598,7 +2598,7 @@ static int run_disc(vq_model *m, int B, vq_mode mode, vq_rng *rng) {
     }
     PROF_ADD(165, 0);  /* forward */
 
-    /* taming.vq:139:12 conv2d loss.discriminator.main.8 (forward) (B, 256, 7, 7) -> (B, 1, 6, 6) */
+    /* taming.vq:150:12 conv2d loss.discriminator.main.8 (forward) (B, 256, 7, 7) -> (B, 1, 6, 6) */
     PROF_START();
     {
         vq_conv2d_shape s = loss_discriminator_main_8_shape;
@@ -2619,7 +2619,7 @@ static void run_disc_backward_input(vq_model *m) {
     float *const P = m->params, *const G = m->grads, *const BU = m->buffers;
     (void)A; (void)MB; (void)F; (void)S; (void)P; (void)G; (void)BU; (void)B;
 
-    /* taming.vq:139:12 conv2d loss.discriminator.main.8 (backward) (B, 256, 7, 7) -> (B, 1, 6, 6) */
+    /* taming.vq:150:12 conv2d loss.discriminator.main.8 (backward) (B, 256, 7, 7) -> (B, 1, 6, 6) */
     PROF_START();
     {
         memset((A + (size_t)2388864 * MB), 0, sizeof(float) * ((size_t)B * 12544));  /* d%168 (B, 256, 7, 7), first written here */
@@ -2633,7 +2633,7 @@ static void run_disc_backward_input(vq_model *m) {
     }
     PROF_ADD(166, 1);  /* backward */
 
-    /* taming.vq:137:9 batch_norm loss.discriminator.main.6 (backward; fused: leaky_relu) (B, 256, 7, 7) -> (B, 256, 7, 7) */
+    /* taming.vq:147:13 batch_norm loss.discriminator.main.6 (backward; fused: leaky_relu) (B, 256, 7, 7) -> (B, 256, 7, 7) */
     PROF_START();
     {
         memset((A + (size_t)2376320 * MB), 0, sizeof(float) * ((size_t)B * 12544));  /* d%166 (B, 256, 7, 7), first written here */
@@ -2656,7 +2656,7 @@ static void run_disc_backward_input(vq_model *m) {
     }
     PROF_ADD(165, 1);  /* backward */
 
-    /* taming.vq:136:9 conv2d loss.discriminator.main.5 (backward) (B, 128, 8, 8) -> (B, 256, 7, 7) */
+    /* taming.vq:143:9 conv2d loss.discriminator.main.5 (backward) (B, 128, 8, 8) -> (B, 256, 7, 7) */
     PROF_START();
     {
         memset((A + (size_t)2351232 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%165 (B, 128, 8, 8), first written here */
@@ -2670,7 +2670,7 @@ static void run_disc_backward_input(vq_model *m) {
     }
     PROF_ADD(163, 1);  /* backward */
 
-    /* taming.vq:131:13 batch_norm loss.discriminator.main.3 (backward; fused: leaky_relu) (B, 128, 8, 8) -> (B, 128, 8, 8) */
+    /* taming.vq:137:17 batch_norm loss.discriminator.main.3 (backward; fused: leaky_relu) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
         memset((A + (size_t)2367616 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%163 (B, 128, 8, 8), first written here */
@@ -2693,7 +2693,7 @@ static void run_disc_backward_input(vq_model *m) {
     }
     PROF_ADD(162, 1);  /* backward */
 
-    /* taming.vq:130:13 conv2d loss.discriminator.main.2 (backward) (B, 64, 16, 16) -> (B, 128, 8, 8) */
+    /* taming.vq:133:13 conv2d loss.discriminator.main.2 (backward) (B, 64, 16, 16) -> (B, 128, 8, 8) */
     PROF_START();
     {
         memset((A + (size_t)2351232 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%162 (B, 64, 16, 16), first written here */
@@ -2707,7 +2707,7 @@ static void run_disc_backward_input(vq_model *m) {
     }
     PROF_ADD(160, 1);  /* backward */
 
-    /* taming.vq:124:9 conv2d loss.discriminator.main.0 (backward; fused: leaky_relu) (B, 1, 32, 32) -> (B, 64, 16, 16) */
+    /* taming.vq:127:9 conv2d loss.discriminator.main.0 (backward; fused: leaky_relu) (B, 1, 32, 32) -> (B, 64, 16, 16) */
     PROF_START();
     {
         memset((A + (size_t)2367616 * MB), 0, sizeof(float) * ((size_t)B * 1024));  /* d%160 (B, 1, 32, 32), first written here */
@@ -2742,7 +2742,7 @@ static void run_disc_backward_params(vq_model *m) {
     float *const P = m->params, *const G = m->grads, *const BU = m->buffers;
     (void)A; (void)MB; (void)F; (void)S; (void)P; (void)G; (void)BU; (void)B;
 
-    /* taming.vq:139:12 conv2d loss.discriminator.main.8 (backward) (B, 256, 7, 7) -> (B, 1, 6, 6) */
+    /* taming.vq:150:12 conv2d loss.discriminator.main.8 (backward) (B, 256, 7, 7) -> (B, 1, 6, 6) */
     PROF_START();
     {
         memset((A + (size_t)2388864 * MB), 0, sizeof(float) * ((size_t)B * 12544));  /* d%168 (B, 256, 7, 7), first written here */
@@ -2757,7 +2757,7 @@ static void run_disc_backward_params(vq_model *m) {
     }
     PROF_ADD(166, 1);  /* backward */
 
-    /* taming.vq:137:9 batch_norm loss.discriminator.main.6 (backward; fused: leaky_relu) (B, 256, 7, 7) -> (B, 256, 7, 7) */
+    /* taming.vq:147:13 batch_norm loss.discriminator.main.6 (backward; fused: leaky_relu) (B, 256, 7, 7) -> (B, 256, 7, 7) */
     PROF_START();
     {
         memset((A + (size_t)2376320 * MB), 0, sizeof(float) * ((size_t)B * 12544));  /* d%166 (B, 256, 7, 7), first written here */
@@ -2780,7 +2780,7 @@ static void run_disc_backward_params(vq_model *m) {
     }
     PROF_ADD(165, 1);  /* backward */
 
-    /* taming.vq:136:9 conv2d loss.discriminator.main.5 (backward) (B, 128, 8, 8) -> (B, 256, 7, 7) */
+    /* taming.vq:143:9 conv2d loss.discriminator.main.5 (backward) (B, 128, 8, 8) -> (B, 256, 7, 7) */
     PROF_START();
     {
         memset((A + (size_t)2351232 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%165 (B, 128, 8, 8), first written here */
@@ -2795,7 +2795,7 @@ static void run_disc_backward_params(vq_model *m) {
     }
     PROF_ADD(163, 1);  /* backward */
 
-    /* taming.vq:131:13 batch_norm loss.discriminator.main.3 (backward; fused: leaky_relu) (B, 128, 8, 8) -> (B, 128, 8, 8) */
+    /* taming.vq:137:17 batch_norm loss.discriminator.main.3 (backward; fused: leaky_relu) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
         memset((A + (size_t)2367616 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%163 (B, 128, 8, 8), first written here */
@@ -2818,7 +2818,7 @@ static void run_disc_backward_params(vq_model *m) {
     }
     PROF_ADD(162, 1);  /* backward */
 
-    /* taming.vq:130:13 conv2d loss.discriminator.main.2 (backward) (B, 64, 16, 16) -> (B, 128, 8, 8) */
+    /* taming.vq:133:13 conv2d loss.discriminator.main.2 (backward) (B, 64, 16, 16) -> (B, 128, 8, 8) */
     PROF_START();
     {
         memset((A + (size_t)2351232 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%162 (B, 64, 16, 16), first written here */
@@ -2833,7 +2833,7 @@ static void run_disc_backward_params(vq_model *m) {
     }
     PROF_ADD(160, 1);  /* backward */
 
-    /* taming.vq:124:9 conv2d loss.discriminator.main.0 (backward; fused: leaky_relu) (B, 1, 32, 32) -> (B, 64, 16, 16) */
+    /* taming.vq:127:9 conv2d loss.discriminator.main.0 (backward; fused: leaky_relu) (B, 1, 32, 32) -> (B, 64, 16, 16) */
     PROF_START();
     {
     }
@@ -3929,7 +3929,7 @@ static int model_backward(vq_model *m) {
     }
     PROF_ADD(67, 1);  /* backward */
 
-    /* vqgan_fmnist.vq:67:9 conv2d post_quant_conv (backward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
+    /* vqgan_fmnist.vq:68:9 conv2d post_quant_conv (backward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
     PROF_START();
     {
         memset((A + (size_t)4096 * MB), 0, sizeof(float) * ((size_t)B * 4096));  /* d%63 (B, 64, 8, 8), first written here */
@@ -3944,7 +3944,7 @@ static int model_backward(vq_model *m) {
     }
     PROF_ADD(65, 1);  /* backward */
 
-    /* vqgan_fmnist.vq:61:11 quantize - (backward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
+    /* vqgan_fmnist.vq:62:11 quantize - (backward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
     PROF_START();
     {
         memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 4096));  /* d%62 (B, 64, 8, 8), first written here */
@@ -3960,7 +3960,7 @@ static int model_backward(vq_model *m) {
     }
     PROF_ADD(64, 1);  /* backward */
 
-    /* vqgan_fmnist.vq:60:9 conv2d quant_conv (backward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
+    /* vqgan_fmnist.vq:61:9 conv2d quant_conv (backward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
     PROF_START();
     {
         memset((A + (size_t)8192 * MB), 0, sizeof(float) * ((size_t)B * 4096));  /* d%61 (B, 64, 8, 8), first written here */
@@ -4689,7 +4689,7 @@ static const vq_model_desc desc = {
     .name = "vqgan_fmnist",
     .vqc_version = "0.1.0",
     .source = "models/vqgan_fmnist.vq",
-    .model_hash = 0x8f47b3542a5f99c0ull,
+    .model_hash = 0x13fabff58a41c460ull,
     .data = {1, 32, 32, (float)-1, (float)1, 1, 0},
     .tensors = tensors,
     .n_tensors = 199,

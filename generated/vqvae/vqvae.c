@@ -29,9 +29,9 @@
 /* loss[] slots (loss_names order); loss[LOSS_Q + c] is codebook c's loss */
 #define LOSS_Q 2
 #define LOSS_REC 1
-#define PERCEPTUAL_WEIGHT 0
-#define REC_WEIGHT 1
-#define CODEBOOK_WEIGHT 1
+#define PERCEPTUAL_WEIGHT 0.0
+#define REC_WEIGHT 1.0
+#define CODEBOOK_WEIGHT 1.0
 
 /* Shapes (B is set per call) */
 static const vq_conv2d_shape encoder_conv1_shape = {.B = 0, .Ci = 3, .H = 32, .W = 32, .Co = 256, .kh = 4, .kw = 4, .stride_h = 2, .stride_w = 2, .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1, .Ho = 16, .Wo = 16, .bias = 1};

@@ -29,8 +29,8 @@
 /* loss[] slots (loss_names order); loss[LOSS_Q + c] is codebook c's loss */
 #define LOSS_Q 2
 #define LOSS_REC 1
-#define PERCEPTUAL_WEIGHT 0
-#define REC_WEIGHT 1
+#define PERCEPTUAL_WEIGHT 0.0
+#define REC_WEIGHT 1.0
 #define CODEBOOK_WEIGHT 0.25
 
 /* Shapes (B is set per call) */

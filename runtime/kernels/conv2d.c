@@ -28,9 +28,13 @@
 #include <omp.h>
 #include <string.h>
 
+#include "conv2d_co1.h"
 #include "conv_common.h"
 #include "im2col.h"
 #include "vq_common.h"
+
+/* One output channel: forward and weight gradient as GEMMs over the taps (conv2d_co1.c). */
+static int use_co1(const vq_conv2d_shape *s) { return s->Co == 1 && VQ_CONV2D_CO1_GEMM; }
 
 static vq_col_geom geom_of(const vq_conv2d_shape *s)
 {
@@ -109,7 +113,9 @@ static size_t slot_floats(const vq_conv2d_shape *s)
 size_t vq_conv2d_scratch_floats(const vq_conv2d_shape *s)
 {
     size_t wf = bwd_by_correlation(s) ? (size_t)s->Ci * s->Co * s->kh * s->kw : 0;
-    return (size_t)vq_kernel_slots() * slot_floats(s) + wf;
+    size_t slot = slot_floats(s);
+    if (use_co1(s) && vq_conv2d_co1_slot_floats(s) > slot) slot = vq_conv2d_co1_slot_floats(s);
+    return (size_t)vq_kernel_slots() * slot + wf;
 }
 
 /* The operand columns of tile (n0, m, r0, R) of image batch x (C, H, W) read by
@@ -174,6 +180,7 @@ static void correlate(float *out, const float *in, const float *A, const float *
 void vq_conv2d_forward(float *y, const float *x, const float *w, const float *b,
                        const vq_conv2d_shape *s, float *scratch)
 {
+    if (use_co1(s)) { vq_conv2d_co1_forward(y, x, w, b, s, scratch); return; }
     vq_col_geom g = geom_of(s);
     correlate(y, x, w, s->bias ? b : NULL, s->Co, &g, s->B, is_pointwise(s), 0, scratch, slot_floats(s));
 }
@@ -196,9 +203,33 @@ void vq_conv2d_backward_data(float *dx, const float *dy, const float *w,
         correlate(dx, dy, wf, NULL, Ci, &g, s->B, is_pointwise(s), 1, scratch, slot);
         return;
     }
-    /* col2im path: per (image, channel block), bands of rows: dcol = w[:, block]^T dy_band, col2im */
     vq_col_geom g = geom_of(s);
     const int nt = vq_kernel_threads();
+    vq_col_tiling t;
+    vq_col_tiling_plan(&t, s->B, s->Ho, s->Wo, (size_t)K, nt);
+    if (t.row_tiles == 1 && t.img_tiles < s->B) {
+        /* Small images (the PatchGAN's last layers: 4x4 -> 3x3): a per-image sgemm would have
+         * N = P (9) columns and run at a sixth of the rate, so m whole images go side by side:
+         * dyt (Co, m*P) gathered, dcol (K, m*P) = w^T dyt, then col2im per image. Tiles hold
+         * disjoint images, so no two threads add into the same pixels. */
+        const int cols = vq_col_tile_cols((size_t)K, s->Wo);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+        for (int i = 0; i < vq_col_tiles(&t); i++) {
+            int n0, m, r0, R;
+            vq_col_tile(&t, i, &n0, &m, &r0, &R);
+            const int N = m * (int)P;
+            float *col = scratch + (size_t)omp_get_thread_num() * slot, *dyt = col + (size_t)K * cols;
+            for (int co = 0; co < Co; co++)
+                for (int j = 0; j < m; j++)
+                    memcpy(dyt + (size_t)co * N + (size_t)j * P, dy + ((size_t)(n0 + j) * Co + co) * P,
+                           sizeof(float) * P);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, Co, 1.0f, w, K, dyt, N, 0.0f, col, N);
+            for (int j = 0; j < m; j++)
+                vq_col2im_rows_add_ld(dx + (size_t)(n0 + j) * Ci * HW, col + (size_t)j * P, (size_t)N, &g, 0, s->Ho);
+        }
+        return;
+    }
+    /* larger images: per (image, channel block), bands of rows: dcol = w[:, block]^T dy_band, col2im */
     int ncb = s->B >= nt ? 1 : (nt + s->B - 1) / s->B;
     if (ncb > Ci) ncb = Ci;
     const int R = vq_col_tile_cols((size_t)K, s->Wo) / s->Wo;
@@ -227,6 +258,7 @@ void vq_conv2d_backward_weight(float *dw, float *db, const float *dy, const floa
     const int Co = s->Co, Ci = s->Ci, kk = s->kh * s->kw, K = Ci * kk, Wo = s->Wo;
     const size_t P = (size_t)s->Ho * Wo, HW = (size_t)s->H * s->W, slot = slot_floats(s);
     const int pw = is_pointwise(s);
+    if (use_co1(s)) { vq_conv2d_co1_backward_weight(dw, db, dy, x, s, scratch); return; }
     if (db && s->bias) vq_bias_backward(db, dy, s->B, Co, P);
     const int nt = vq_kernel_threads();
     /* blocks of dw: ncb input-channel blocks x nco output-channel blocks, one per thread */

@@ -12,6 +12,7 @@
 #define VQ_KERNELS_H
 
 #include "activation.h"
+#include "actnorm.h"
 #include "attention.h"
 #include "conv2d.h"
 #include "conv_transpose2d.h"

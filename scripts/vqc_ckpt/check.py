@@ -16,6 +16,7 @@ from .table import shape_str
 _STORE = {
     torch.float32: ("F32", np.float32), torch.float16: ("F32", np.float32), torch.bfloat16: ("F32", np.float32),
     torch.float64: ("F32", np.float32), torch.int64: ("I64", np.int64), torch.int32: ("I32", np.int32),
+    torch.uint8: ("U8", np.uint8),   # taming ActNorm's `initialized`
 }
 
 
@@ -61,7 +62,7 @@ def print_report(rep, shapes, table, label, allow_missing, allow_unexpected, out
 
 def to_numpy(name, t, label):
     """torch tensor -> (C-contiguous numpy array, safetensors dtype, source dtype if converted).
-    Floating tensors become F32 (F16/BF16 exactly; F64 rounds to nearest); int64/int32 stay."""
+    Floating tensors become F32 (F16/BF16 exactly; F64 rounds to nearest); int64/int32/uint8 stay."""
     if t.dtype not in _STORE:
         raise ValueError("%s: %s has dtype %s, which a vqc checkpoint cannot hold" % (label, name, t.dtype))
     st, npdt = _STORE[t.dtype]

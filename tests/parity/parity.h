@@ -28,7 +28,9 @@
 #include <stdio.h>
 
 #include "model_desc.h"
+#include "optim.h"
 #include "safetensors.h"
+#include "schedule.h"
 
 #define PT_TOL_FORWARD 1e-4
 #define PT_TOL_GRAD 1e-3
@@ -41,7 +43,8 @@ typedef struct pt_report {
     double worst_fwd, worst_grad, worst_steps, worst_buf; /* largest rel per category */
 } pt_report;
 
-typedef enum pt_kind { PT_FWD, PT_GRAD, PT_STEPS, PT_BUF } pt_kind;
+/* PT_INFO: printed for information (free-running GAN steps), never fails, not in the worst values */
+typedef enum pt_kind { PT_FWD, PT_GRAD, PT_STEPS, PT_BUF, PT_INFO } pt_kind;
 
 /* One row: compares got (n) with want (n), prints it, returns 1 if it failed. */
 int pt_compare(pt_report *r, pt_kind kind, const char *name, const float *got, const float *want, size_t n,
@@ -67,12 +70,15 @@ void pt_failf(pt_report *r, const char *fmt, ...) __attribute__((format(printf, 
 typedef struct pt_fixture {
     vq_st_file weights, inputs, forward, losses, grads, after, steps;
     int has_steps;
+    int has_lpips;         /* DIR/MODEL.lpips.safetensors exists (perceptual_weight > 0) */
+    int n_states;          /* DIR/MODEL.state<i> / adam<i> for i < n_states (make_fixtures --teacher), or 0 */
     int B;                 /* batch of inputs.x */
+    const char *dir, *model; /* where the parts are: DIR/MODEL.<part>.safetensors */
 } pt_fixture;
 
 int pt_fixture_open(pt_fixture *fx, const char *dir, const char *model);
 void pt_fixture_close(pt_fixture *fx);
-/* A fixture tensor as float (F32 as is, I64 converted); NULL with vq_fail when absent. */
+/* A fixture tensor as float (F32 as is, I64, I32 and U8 converted); NULL with vq_fail when absent. */
 const float *pt_get_f32(const vq_st_file *f, const char *name, size_t *n, float **owned);
 
 /* Fills params and buffers from the fixture weights, strictly: every tensor of the model's
@@ -81,8 +87,9 @@ int pt_load_weights(const vq_model_desc *d, vq_model *m, const vq_st_file *w);
 
 /* Reference names for what the model calls by its own names (parity_names.c). */
 const char *pt_ref_loss(const vq_model_desc *d, const vq_st_file *losses, const char *c_name);
-/* why a loss is not compared yet, or NULL; gan: the adversarial half runs (its slots are compared) */
-const char *pt_loss_pending(const char *c_name, int gan);
+/* why a loss is not compared yet, or NULL; gan: the adversarial half runs (its slots are compared);
+ * lpips: LPIPS weights are loaded (p_loss is compared) */
+const char *pt_loss_pending(const char *c_name, int gan, int lpips);
 const char *pt_ref_indices(const char *codebook);   /* "quantize" -> "indices" */
 const char *pt_ref_z(const char *codebook);         /* the quantizer's input stage */
 /* Index of the optimizer whose ranges hold params [off, off + n), or -1. */
@@ -101,7 +108,20 @@ int pt_check_grads(pt_report *r, const vq_model_desc *d, vq_model *m, pt_fixture
 /* gan: the discriminator's buffers (BatchNorm) are compared too, else listed as pending. */
 int pt_check_buffers(pt_report *r, const vq_model_desc *d, vq_model *m, const vq_st_file *want,
                      const char *prefix, double tol, int gan);
-int pt_check_steps(pt_report *r, const vq_model_desc *d, vq_model *m, pt_fixture *fx);
+/* info: the rows are informational (PT_INFO): free-running GAN steps, which diverge chaotically */
+int pt_check_steps(pt_report *r, const vq_model_desc *d, vq_model *m, pt_fixture *fx, int info);
+/* Shared by the free-running and the teacher-forced steps (parity_steps.c): optimizer k as the
+ * fixture's Adam (lr, betas, eps checked against the steps metadata); the model's disc_start
+ * against the fixture's per-step disc_factor (*gan: some step has the GAN on); how many codes of
+ * step s differ from the reference's (-1: not in the fixture). */
+int pt_make_adam(pt_report *r, const vq_model_desc *d, pt_fixture *fx, int k, vq_optim **opt,
+                 vq_schedule *sched);
+int pt_factors_agree(pt_report *r, const vq_model_desc *d, pt_fixture *fx, int N, int *gan);
+int pt_count_flips(const vq_model_desc *d, vq_model *m, pt_fixture *fx, int s);
+/* N teacher-forced steps (parity_teacher.c): before each step the model and both Adam states are
+ * loaded from the reference's state<s>/adam<s>; compared: each step's losses, and after it the
+ * Adam moments, the parameters and the buffers against state<s+1>/adam<s+1>. */
+int pt_check_teacher(pt_report *r, const vq_model_desc *d, vq_model *m, pt_fixture *fx);
 /* The GAN half (parity_gan.c). The fixture's disc_factor (0 when absent): the GAN rows run
  * when it is not 0 and the model has_disc. */
 double pt_fixture_disc_factor(pt_fixture *fx);
@@ -109,5 +129,8 @@ double pt_fixture_disc_factor(pt_fixture *fx);
 int pt_compare_mean(pt_report *r, const char *label, float ours, const vq_st_file *f, const char *key);
 /* After disc_step: d_loss, the logit means, every gradient of the discriminator's optimizer. */
 int pt_check_disc(pt_report *r, const vq_model_desc *d, vq_model *m, pt_fixture *fx);
+/* ActNorm's loc/scale after the GAN step against the fixture's actnorm.* keys (parity_actnorm.c);
+ * no row when the fixture has none. */
+int pt_check_actnorm(pt_report *r, const vq_model_desc *d, vq_model *m, pt_fixture *fx);
 
 #endif

@@ -1,5 +1,6 @@
 /* parity_fixture.c: opening the fixture set that tests/reference/make_fixtures.py writes
- * (DIR/MODEL.{weights,inputs,forward,losses,grads,after}[.steps].safetensors) and loading
+ * (DIR/MODEL.{weights,inputs,forward,losses,grads,after}[.steps][.lpips][.state<i>, .adam<i>].safetensors;
+ * the optional parts are only noted here, opened by their users) and loading
  * the model's slabs from its weights by tensor-table name, strictly. */
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,17 @@ int pt_fixture_open(pt_fixture *fx, const char *dir, const char *model)
     int rc = open_part(&fx->steps, dir, model, "steps", 1);
     if (rc < 0) return VQ_ERR_IO;
     fx->has_steps = rc == 0;
+    fx->dir = dir;
+    fx->model = model;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.lpips.safetensors", dir, model);
+    FILE *t = fopen(path, "rb");
+    if (t) { fx->has_lpips = 1; fclose(t); }
+    for (;; fx->n_states++) {   /* state0 .. state<n-1>, each with its adam<i> */
+        snprintf(path, sizeof path, "%s/%s.adam%d.safetensors", dir, model, fx->n_states);
+        if (!(t = fopen(path, "rb"))) break;
+        fclose(t);
+    }
     const int64_t *shape;
     int ndim;
     if (!vq_st_get(&fx->inputs, "x", &shape, &ndim)) return VQ_ERR_FORMAT;
@@ -49,14 +61,16 @@ const float *pt_get_f32(const vq_st_file *f, const char *name, size_t *n, float 
     if (!t) { vq_fail(VQ_ERR_MISMATCH, "%s: no tensor %s", f->label, name); return NULL; }
     *n = (size_t)t->numel;
     if (t->dtype == VQ_DT_F32 || t->dtype == VQ_DT_F16 || t->dtype == VQ_DT_BF16) return t->data;
-    if (t->dtype != VQ_DT_I64 && t->dtype != VQ_DT_I32) {
+    if (t->dtype != VQ_DT_I64 && t->dtype != VQ_DT_I32 && t->dtype != VQ_DT_U8) {
         vq_fail(VQ_ERR_FORMAT, "%s: %s has dtype %s, not a number type", f->label, name, vq_dtype_name(t->dtype));
         return NULL;
     }
     float *v = malloc(sizeof(float) * (*n ? *n : 1));
     if (!v) { vq_fail(VQ_ERR_NOMEM, "out of memory"); return NULL; }
     for (size_t i = 0; i < *n; i++)
-        v[i] = t->dtype == VQ_DT_I64 ? (float)((const int64_t *)t->data)[i] : (float)((const int32_t *)t->data)[i];
+        v[i] = t->dtype == VQ_DT_I64   ? (float)((const int64_t *)t->data)[i]
+               : t->dtype == VQ_DT_I32 ? (float)((const int32_t *)t->data)[i]
+                                       : (float)((const uint8_t *)t->data)[i];   /* ActNorm's initialized */
     *owned = v;
     return v;
 }

@@ -37,7 +37,7 @@ int pt_check_forward(pt_report *r, const vq_model_desc *d, vq_model *m, pt_fixtu
     const float *ours = d->loss_values(m);
     for (int i = 0; i < d->n_losses; i++) {
         const char *ref = pt_ref_loss(d, &fx->losses, d->loss_names[i]);
-        const char *why = pt_loss_pending(d->loss_names[i], gan);
+        const char *why = pt_loss_pending(d->loss_names[i], gan, fx->has_lpips);
         if (why) { pt_pending(r, d->loss_names[i], why); continue; }
         if (gan && (!strcmp(d->loss_names[i], "d_loss") || !strcmp(d->loss_names[i], "logits_real")))
             continue;   /* filled by disc_step: pt_check_disc */

@@ -12,7 +12,9 @@
  * compare d_loss, logit means, every discriminator gradient] -> after_step without an
  * optimizer step -> compare buffers with `after` (the reference updates its EMA codebooks
  * inside that forward; GAN: BatchNorm after three discriminator passes) -> from the weights
- * again, N steps of vq_train_step against `steps`. The GAN half runs when the model has a
+ * again, N steps of vq_train_step against `steps` (informational when the fixture has
+ * teacher-forced states: then N teacher-forced steps, parity_teacher.c). LPIPS weights
+ * (MODEL.lpips) are loaded with set_lpips when the fixture has them. The GAN half runs when the model has a
  * discriminator and the fixture's disc_factor is not 0 (parity_gan.c). Exit 0 only if every
  * row passed.
  */
@@ -76,6 +78,11 @@ int main(int argc, char **argv)
     int rc = pt_fixture_open(&fx, dir, fxname);
     if (!rc) rc = d->create(&m, fx.B);
     if (!rc) rc = load_fresh(d, m, &fx, &rng);
+    if (!rc && fx.has_lpips) {   /* perceptual_weight > 0: the fixture's LPIPS weights */
+        char lp[4096];
+        snprintf(lp, sizeof lp, "%s/%s.lpips.safetensors", dir, fxname);
+        rc = d->set_lpips ? d->set_lpips(m, lp) : vq_fail(VQ_ERR_UNSUPPORTED, "model %s cannot load LPIPS", d->name);
+    }
     if (rc) {
         fprintf(stderr, "parity %s: %s\n", d->name, vq_last_error());
         pt_fixture_close(&fx);
@@ -113,6 +120,7 @@ int main(int argc, char **argv)
     if (!rc && gan) {
         rc = d->disc_step(m, (float)df);
         if (!rc) pt_check_disc(&r, d, m, &fx);
+        if (!rc) pt_check_actnorm(&r, d, m, &fx);
     }
     if (!rc) rc = d->after_step(m, 0, &rng);
     if (!rc) pt_check_buffers(&r, d, m, &fx.after, "", PT_TOL_FORWARD, gan);
@@ -121,11 +129,17 @@ int main(int argc, char **argv)
 
     if (!rc && fx.has_steps) {
         rc = load_fresh(d, m, &fx, &rng);
+        /* with teacher-forced states the free-running GAN steps are informational (chaotic) */
         if (!rc) {
-            pt_check_steps(&r, d, m, &fx);
-            pt_check_buffers(&r, d, m, &fx.steps, "buffer.", PT_TOL_STEPS, gan);
+            pt_check_steps(&r, d, m, &fx, fx.n_states > 0);
+            if (!fx.n_states) pt_check_buffers(&r, d, m, &fx.steps, "buffer.", PT_TOL_STEPS, gan);
         } else {
             pt_failf(&r, "%s", vq_last_error());
+        }
+        if (!rc && fx.n_states) {
+            rc = load_fresh(d, m, &fx, &rng);
+            if (!rc) pt_check_teacher(&r, d, m, &fx);
+            else pt_failf(&r, "%s", vq_last_error());
         }
     } else if (!fx.has_steps) {
         pt_pending(&r, "steps", "no steps fixture (make_fixtures.py --steps N)");

@@ -8,10 +8,11 @@
 /* model loss name -> reference loss keys, tried in order (first present in the fixture wins):
  * taming's VQLPIPSWithDiscriminator (loss, nll_loss, qloss) and rosinality's train_vqvae.py
  * (loss, recon_loss, diff_t / diff_b, whose 0.25-weighted sum is latent_loss). */
-static const struct { const char *c_name, *ref[2]; } loss_map[] = {
+static const struct { const char *c_name, *ref[3]; } loss_map[] = {
     {"total", {"loss", NULL}},
-    {"rec", {"nll_loss", "recon_loss"}},
-    {"nll", {"nll_loss", NULL}},          /* = rec with perceptual_weight 0 */
+    {"rec", {"l1_loss", "nll_loss", "recon_loss"}},   /* l1_loss: fixtures that also have p_loss */
+    {"p_loss", {"p_loss", NULL}},         /* mean over images of LPIPS, unweighted */
+    {"nll", {"nll_loss", NULL}},          /* = rec + perceptual_weight * p_loss */
     {"q_loss", {"qloss", NULL}},
     {"q_loss.quantize", {"qloss", NULL}},
     {"q_loss.quantize_t", {"diff_t", NULL}},
@@ -20,6 +21,8 @@ static const struct { const char *c_name, *ref[2]; } loss_map[] = {
     {"d_weight", {"d_weight", NULL}},
     {"disc_factor", {"disc_factor", NULL}},
     {"d_loss", {"d_loss", NULL}},
+    {"logits_real", {"logits_real", NULL}},   /* steps part: per-step means of the disc step's logits */
+    {"logits_fake", {"logits_fake", NULL}},
 };
 
 /* Model losses that are not compared without the GAN half, and why (gan: only those from
@@ -33,12 +36,13 @@ static const struct { const char *c_name, *why; } loss_pending[] = {
     {"d_loss", "GAN term (discriminator step not run)"},
     {"logits_real", "GAN term (discriminator step not run)"},
     {"logits_fake", "GAN term (discriminator step not run)"},
-    {"p_loss", "LPIPS: the fixtures use perceptual_weight 0, no LPIPS weights are loaded"},
+    {"p_loss", "LPIPS: the fixture has perceptual_weight 0, no LPIPS weights are loaded"},
 };
 
-const char *pt_loss_pending(const char *c_name, int gan)
+const char *pt_loss_pending(const char *c_name, int gan, int lpips)
 {
-    for (size_t i = gan ? GAN_ROWS : 0; i < sizeof loss_pending / sizeof loss_pending[0]; i++)
+    size_t n = sizeof loss_pending / sizeof loss_pending[0] - (lpips ? 1 : 0);   /* p_loss is last */
+    for (size_t i = gan ? GAN_ROWS : 0; i < n; i++)
         if (!strcmp(loss_pending[i].c_name, c_name)) return loss_pending[i].why;
     return NULL;
 }
@@ -55,7 +59,7 @@ const char *pt_ref_loss(const vq_model_desc *d, const vq_st_file *losses, const 
     (void)d;
     for (size_t i = 0; i < sizeof loss_map / sizeof loss_map[0]; i++) {
         if (strcmp(loss_map[i].c_name, c_name)) continue;
-        for (int k = 0; k < 2 && loss_map[i].ref[k]; k++)
+        for (int k = 0; k < 3 && loss_map[i].ref[k]; k++)
             if (vq_st_find(losses, loss_map[i].ref[k])) return loss_map[i].ref[k];
     }
     return NULL;

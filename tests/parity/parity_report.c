@@ -7,7 +7,7 @@
 
 #include "parity.h"
 
-static const char *kind_name[] = {"fwd", "grad", "steps", "buffer"};
+static const char *kind_name[] = {"fwd", "grad", "steps", "buffer", "info"};
 
 int pt_compare(pt_report *r, pt_kind kind, const char *name, const float *got, const float *want, size_t n,
                double tol)
@@ -28,6 +28,11 @@ int pt_compare_scaled(pt_report *r, pt_kind kind, const char *name, const float 
     }
     if (scale > 0.0) ref_max = scale;
     double rel = ref_max > 0.0 ? max_abs / ref_max : max_abs;
+    if (kind == PT_INFO) {   /* never fails; says how it would compare with tol */
+        printf("%-6s %-56s %9zu  %10.3e  %10.3e  %8.1e  informational (%s tol)\n", kind_name[kind], name, n, max_abs,
+               rel, tol, rel <= tol ? "within" : "beyond");
+        return 0;
+    }
     int fail = !(rel <= tol);
     double *worst = kind == PT_FWD ? &r->worst_fwd : kind == PT_GRAD ? &r->worst_grad
                   : kind == PT_STEPS ? &r->worst_steps : &r->worst_buf;

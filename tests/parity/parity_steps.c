@@ -58,7 +58,7 @@ static int dump_params(const vq_model_desc *d, vq_model *m, const char *path)
 /* How many codes of step s's forward differ from the reference's (indices.<key> (N, B, h, w));
  * -1 when the fixture does not have them. Printed to explain a divergence, not judged: after
  * a few Adam steps a near tie cannot be told from a wrong code without the step's z. */
-static int count_flips(const vq_model_desc *d, vq_model *m, pt_fixture *fx, int s)
+int pt_count_flips(const vq_model_desc *d, vq_model *m, pt_fixture *fx, int s)
 {
     int n_diff = 0;
     for (int c = 0; c < d->n_codebooks; c++) {
@@ -76,7 +76,7 @@ static int count_flips(const vq_model_desc *d, vq_model *m, pt_fixture *fx, int 
 }
 
 /* Optimizer k as the fixture's: Adam with its lr, betas, eps, nothing else. */
-static int make_adam(pt_report *r, const vq_model_desc *d, pt_fixture *fx, int k, vq_optim **opt, vq_schedule *sched)
+int pt_make_adam(pt_report *r, const vq_model_desc *d, pt_fixture *fx, int k, vq_optim **opt, vq_schedule *sched)
 {
     const vq_optim_desc *od = &d->optimizers[k];
     if (strcmp(od->kind, "adam")) { pt_failf(r, "steps: optimizer %s is %s; the fixture trains with Adam", od->name, od->kind); return 1; }
@@ -99,7 +99,7 @@ static int make_adam(pt_report *r, const vq_model_desc *d, pt_fixture *fx, int k
 }
 
 /* The model's disc_start must give the fixture's disc_factor at every step (generator side). */
-static int factors_agree(pt_report *r, const vq_model_desc *d, pt_fixture *fx, int N, int *gan)
+int pt_factors_agree(pt_report *r, const vq_model_desc *d, pt_fixture *fx, int N, int *gan)
 {
     *gan = 0;
     if (!vq_st_find(&fx->steps, "disc_factor")) { vq_clear_error(); return 0; }
@@ -121,17 +121,17 @@ static int factors_agree(pt_report *r, const vq_model_desc *d, pt_fixture *fx, i
     return bad;
 }
 
-int pt_check_steps(pt_report *r, const vq_model_desc *d, vq_model *m, pt_fixture *fx)
+int pt_check_steps(pt_report *r, const vq_model_desc *d, vq_model *m, pt_fixture *fx, int info)
 {
     const char *sn = vq_st_meta_get(&fx->steps, "steps");
     int N = sn ? atoi(sn) : 0;
     if (N <= 0) { pt_failf(r, "%s: no `steps` count in the metadata", fx->steps.label); return 1; }
     int gan = 0;
-    if (factors_agree(r, d, fx, N, &gan)) return 1;
+    if (pt_factors_agree(r, d, fx, N, &gan)) return 1;
     vq_optim *opts[VQ_DESC_MAX_OPTIMIZERS] = {0};
     vq_schedule sched[VQ_DESC_MAX_OPTIMIZERS];
-    int bad = make_adam(r, d, fx, 0, &opts[0], &sched[0]);
-    if (!bad && gan) bad = make_adam(r, d, fx, d->disc_optimizer, &opts[d->disc_optimizer], &sched[d->disc_optimizer]);
+    int bad = pt_make_adam(r, d, fx, 0, &opts[0], &sched[0]);
+    if (!bad && gan) bad = pt_make_adam(r, d, fx, d->disc_optimizer, &opts[d->disc_optimizer], &sched[d->disc_optimizer]);
     if (bad) { for (int k = 0; k < VQ_DESC_MAX_OPTIMIZERS; k++) vq_optim_destroy(opts[k]); return 1; }
 
     size_t nx;
@@ -147,7 +147,7 @@ int pt_check_steps(pt_report *r, const vq_model_desc *d, vq_model *m, pt_fixture
         rc = vq_train_step(d, m, opts, sched, x, fx->B, s, &rng, &info);
         /* the slots hold the step's forward, adversarial and disc_step values (after_step keeps them) */
         if (!rc) memcpy(hist + (size_t)s * d->n_losses, d->loss_values(m), sizeof(float) * (size_t)d->n_losses);
-        if (!rc) flips[s] = count_flips(d, m, fx, s);
+        if (!rc) flips[s] = pt_count_flips(d, m, fx, s);
     }
     for (int k = 0; k < VQ_DESC_MAX_OPTIMIZERS; k++) vq_optim_destroy(opts[k]);
     if (!rc && getenv("PARITY_DUMP_PARAMS")) rc = dump_params(d, m, getenv("PARITY_DUMP_PARAMS"));
@@ -169,15 +169,21 @@ int pt_check_steps(pt_report *r, const vq_model_desc *d, vq_model *m, pt_fixture
     float *col = malloc(sizeof(float) * (size_t)N);
     for (int i = 0; col && i < d->n_losses; i++) {
         const char *ref = pt_ref_loss(d, &fx->steps, d->loss_names[i]);
-        if (pt_loss_pending(d->loss_names[i], gan)) continue;   /* listed once by pt_check_forward */
-        if (!strcmp(d->loss_names[i], "logits_real") || !strcmp(d->loss_names[i], "logits_fake"))
-            continue;   /* the steps part has no logits (compared at step 0) */
+        if (pt_loss_pending(d->loss_names[i], gan, fx->has_lpips)) continue;   /* listed once by pt_check_forward */
+        if ((!strcmp(d->loss_names[i], "logits_real") || !strcmp(d->loss_names[i], "logits_fake"))
+            && !vq_st_find(&fx->steps, d->loss_names[i])) {
+            vq_clear_error();
+            continue;   /* older steps parts have no logit means (compared at step 0) */
+        }
+        if (fx->has_lpips && (!strcmp(d->loss_names[i], "p_loss") || !strcmp(d->loss_names[i], "rec")))
+            continue;   /* the steps part has nll_loss only (= rec + p_loss): compared at step 0 */
         if (!ref) { pt_failf(r, "steps: loss %s has no reference (parity_names.c)", d->loss_names[i]); continue; }
         const float *v = pt_get_f32(&fx->steps, ref, &n, &own);
         for (int s = 0; s < N; s++) col[s] = hist[(size_t)s * d->n_losses + i];
         char label[160];
-        snprintf(label, sizeof label, "%d steps: loss %s = ref %s", N, d->loss_names[i], ref);
-        if (v && n == (size_t)N) pt_compare_scaled(r, PT_STEPS, label, col, v, (size_t)N, total_scale, PT_TOL_STEPS);
+        snprintf(label, sizeof label, "%d %ssteps: loss %s = ref %s", N, info ? "free " : "", d->loss_names[i], ref);
+        if (v && n == (size_t)N)
+            pt_compare_scaled(r, info ? PT_INFO : PT_STEPS, label, col, v, (size_t)N, total_scale, PT_TOL_STEPS);
         else pt_failf(r, "%s: missing or not (%d,)", label, N);
         free(own);
     }

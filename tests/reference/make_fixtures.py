@@ -5,13 +5,18 @@ parameter gradient, as safetensors files under the reference (taming / rosinalit
 
 Usage: /usr/bin/python3 tests/reference/make_fixtures.py MODEL OUTDIR [--seed S] [--batch B]
          [--size S] [--legacy 0|1] [--perceptual-weight W] [--codebook-std F]
-         [--disc-start N] [--global-step N] [--steps N [--lr LR]]
+         [--disc-start N] [--global-step N] [--steps N [--lr LR] [--teacher]]
+         [--ch C] [--z Z] [--disc-ndf F]
 MODEL: vqgan_fmnist, tiny32, vqgan_f16 (use --size 64: 256 is slow) or vqvae2.
+--ch / --z / --disc-ndf narrow a VQGAN (ddconfig ch; z_channels = embed_dim; the discriminator's
+ndf), as vqc's -D ch=C -D z_channels=Z -D embed_dim=Z -D disc_ndf=F do.
 
 Files (OUTDIR/MODEL.<part>.safetensors), float32 unless noted; each carries __metadata__
 (model, seed, config JSON, command line):
   weights  state_dict before the step: every parameter and buffer, reference names (VQGANs
-           include loss.discriminator.*, and loss.perceptual_loss.* only with W > 0)
+           include loss.discriminator.*), LPIPS excepted
+  lpips    only with W > 0: loss.perceptual_loss.* (random VGG16 and lin weights, the scaling
+           constants; about 59 MB), in the layout vq_lpips_load reads
   inputs   x (B, C, S, S), uniform in [-1, 1] from torch.Generator seeded with S + 1
   forward  VQGAN: encoder_h, quant_conv, indices (I64, (B, h, w)), z_q, post_quant_conv, xrec,
            quantize.dist_gap (B*h*w,) second-smallest minus smallest code distance (how far
@@ -19,7 +24,8 @@ Files (OUTDIR/MODEL.<part>.safetensors), float32 unless noted; each carries __me
            disc.logits_fake_g (generator step), disc.logits_real / disc.logits_fake (disc step)
            VQ-VAE-2: enc_b, enc_t, quantize_conv_t, id_t (I64), quant_t, dec_t, quantize_conv_b,
            id_b (I64), quant_b, upsample_t, xrec, quantize_t.dist_gap, quantize_b.dist_gap
-  losses   scalars (shape ()): VQGAN: qloss, nll_loss, g_loss, d_weight, disc_factor, loss, d_loss;
+  losses   scalars (shape ()): VQGAN: qloss, nll_loss, g_loss, d_weight, disc_factor, loss, d_loss,
+           l1_loss = mean |x - xrec|, p_loss = mean over images of LPIPS (0 when W = 0);
            VQ-VAE-2: diff_t, diff_b, recon_loss, latent_loss, loss
   grads    d loss / d p for every trainable parameter p under p's name, except the
            discriminator's, which hold d d_loss / d p (what each of taming's two optimizers
@@ -35,12 +41,21 @@ Files (OUTDIR/MODEL.<part>.safetensors), float32 unless noted; each carries __me
            = --global-step + i; VQ-VAE-2 (rosinality train_vqvae.py): Adam (betas (0.9, 0.999))
            on loss, EMA codebook update inside the forward. Per step i (arrays of shape (N,)),
            the values of the forward of step i, before its updates: VQGAN loss, nll_loss, qloss,
-           g_loss, d_weight, disc_factor, d_loss; VQ-VAE-2 loss, recon_loss, latent_loss, diff_t,
+           g_loss, d_weight, disc_factor, d_loss, logits_real / logits_fake (means over the disc
+           step's logit maps), kink_gap: how close the step came to a kink of a piecewise-linear
+           function (min over the discriminator's LeakyReLU inputs of |a| / max |a| of the layer,
+           |x^ - x| / max |x| (L1) and |1 -+ logit| (hinge)); VQ-VAE-2 loss, recon_loss, latent_loss, diff_t,
            diff_b; `indices.<key>` (I64, (N, B, h, w)) the codes of each step's forward under
            the forward part's key (indices; id_t, id_b); then `buffer.<name>` for every
            buffer after the N steps. Metadata: steps,
            lr, beta1, beta2, eps (one lr for both VQGAN optimizers; default: the model's .vq
            recipe, LR_DEFAULTS below, VQGAN f16 lr = 4.5e-6 * batch as taming's main.py).
+  state<i>, adam<i>  only with --teacher (VQGAN): the trajectory of the steps part, for teacher-
+           forced comparison, i = 0..N: state<i> = the state_dict before step i (state<N>: after
+           the last), names and layout as `weights`; adam<i> = both Adam optimizers' state then:
+           optim.<ae|disc>.step (I64 ()), optim.<ae|disc>.exp_avg.<param> and .exp_avg_sq.<param>
+           (the parameter's shape; zeros before the first step). The model is in train mode
+           throughout; LPIPS stays in eval mode (its lin dropout off, as the runtime's).
 The model is in train mode (BatchNorm uses batch statistics; VQ-VAE-2 updates its EMA
 codebooks after reading the codes). No optimizer step is taken: the discriminator step uses
 the same reconstruction as the generator step (taming would recompute it after the generator's
@@ -83,8 +98,15 @@ def dist_gap(d):
     return two[:, 1] - two[:, 0]
 
 
-def vqgan_fixtures(model, x, args):
+def train_mode(model):
+    """Train mode (BatchNorm batch statistics), but LPIPS's lin dropout stays off as in the runtime."""
     model.train()
+    if getattr(model, "loss", None) is not None and model.loss.perceptual_loss is not None:
+        model.loss.perceptual_loss.eval()
+
+
+def vqgan_fixtures(model, x, args):
+    train_mode(model)
     loss_mod = model.loss
     s = model.stages(x)
     with torch.no_grad():
@@ -111,6 +133,8 @@ def vqgan_fixtures(model, x, args):
     fwd["disc.logits_fake"] = np32(dparts["logits_fake"])
     losses = {k: np32(g[k]) for k in ("nll_loss", "g_loss", "d_weight", "disc_factor", "loss")}
     losses["qloss"] = np32(s["qloss"])
+    losses["l1_loss"] = np32(torch.abs(x - s["xrec"]).mean())
+    losses["p_loss"] = np32(g["p_loss"].mean())
     losses["d_loss"] = np32(d_loss)
     grads = {n: np32(gr) for (n, _), gr in zip(ae_params, ae_grads)}
     grads.update({n: np32(gr) for (n, _), gr in zip(d_params, d_grads)})
@@ -151,16 +175,55 @@ def vqvae2_fixtures(model, x, args):
     return fwd, losses, {n: np32(gr) for (n, _), gr in zip(params, grads)}
 
 
-def vqgan_steps(model, x, args, lr, betas):
-    """N of taming's training steps on the same batch: generator step then discriminator step."""
-    model.train()
+def model_state(model):
+    """The state_dict as numpy, LPIPS (frozen, its own part) left out."""
+    return {n: np32(t) for n, t in model.state_dict().items() if not n.startswith("loss.perceptual_loss.")}
+
+
+def adam_state(named_opts):
+    """[(tag, optimizer, [(name, param)])] -> optim.<tag>.{step, exp_avg.<name>, exp_avg_sq.<name>}."""
+    out = {}
+    for tag, opt, named in named_opts:
+        steps = set()
+        for name, p in named:
+            st = opt.state.get(p, {})
+            steps.add(int(st["step"]) if "step" in st else 0)
+            for k in ("exp_avg", "exp_avg_sq"):
+                out["optim.%s.%s.%s" % (tag, k, name)] = np32(st[k]) if k in st else np.zeros(tuple(p.shape), np.float32)
+        assert len(steps) == 1, steps
+        out["optim.%s.step" % tag] = np.array(steps.pop(), dtype=np.int64)
+    return out
+
+
+def vqgan_steps(model, x, args, lr, betas, save_state=None):
+    """N of taming's training steps on the same batch: generator step then discriminator step.
+    save_state(i, weights, adam): called before step i and after the last (i = N) when given."""
+    train_mode(model)
     loss_mod = model.loss
-    opt_ae = torch.optim.Adam(list(model.ae_parameters()), lr=lr, betas=betas, eps=ADAM_EPS)
-    opt_d = torch.optim.Adam(list(loss_mod.discriminator.parameters()), lr=lr, betas=betas, eps=ADAM_EPS)
-    keys = ("loss", "nll_loss", "qloss", "g_loss", "d_weight", "disc_factor", "d_loss")
+    ae_named = [(n, p) for n, p in model.named_parameters() if not n.startswith("loss.")]
+    d_named = [("loss.discriminator." + n, p) for n, p in loss_mod.discriminator.named_parameters()]
+    opt_ae = torch.optim.Adam([p for _, p in ae_named], lr=lr, betas=betas, eps=ADAM_EPS)
+    opt_d = torch.optim.Adam([p for _, p in d_named], lr=lr, betas=betas, eps=ADAM_EPS)
+    named_opts = [("ae", opt_ae, ae_named), ("disc", opt_d, d_named)]
+    keys = ("loss", "nll_loss", "qloss", "g_loss", "d_weight", "disc_factor", "d_loss", "logits_real", "logits_fake")
     rows = {k: [] for k in keys}
+    rows["kink_gap"] = []
     idx = []
+    # How close the step's piecewise-linear points are (LeakyReLU inputs in every discriminator pass,
+    # relative to the layer's largest |input|): an element within rounding distance of its kink can
+    # take the other slope in another implementation, which moves a gradient by one element's share.
+    gaps = []
+
+    def kink_hook(mod, inp):
+        with torch.no_grad():
+            a = inp[0].detach().abs()
+            gaps.append(float(a.min() / a.max()))
+    hooks = [mod.register_forward_pre_hook(kink_hook) for mod in loss_mod.discriminator.modules()
+             if isinstance(mod, torch.nn.LeakyReLU)]
     for i in range(args.steps):
+        if save_state:
+            save_state(i, model_state(model), adam_state(named_opts))
+        gaps.clear()
         gs = args.global_step + i
         st = model.stages(x)                           # = model(x), keeping the indices
         xrec, qloss = st["xrec"], st["qloss"]
@@ -171,13 +234,23 @@ def vqgan_steps(model, x, args, lr, betas):
         opt_ae.step()
         # taming recomputes the reconstruction for optimizer_idx 1 (after the generator's update);
         # vqc's train step (runtime/train_step.h) reuses this step's: the C side must match that
-        d_loss, _ = loss_mod(qloss.detach(), x, xrec.detach(), 1, gs)
+        d_loss, dparts = loss_mod(qloss.detach(), x, xrec.detach(), 1, gs)
         opt_d.zero_grad()
         d_loss.backward()
         opt_d.step()
         for k, v in (("loss", loss), ("nll_loss", g["nll_loss"]), ("qloss", qloss), ("g_loss", g["g_loss"]),
-                     ("d_weight", g["d_weight"]), ("disc_factor", g["disc_factor"]), ("d_loss", d_loss)):
-            rows[k].append(float(v.detach().mean()))
+                     ("d_weight", g["d_weight"]), ("disc_factor", g["disc_factor"]), ("d_loss", d_loss),
+                     ("logits_real", dparts["logits_real"]), ("logits_fake", dparts["logits_fake"])):
+            rows[k].append(float(v.detach().double().mean()))
+        with torch.no_grad():   # L1's kink at x^ = x, the hinges at logits +-1
+            gaps.append(float((xrec - x).abs().min() / x.abs().max()))
+            gaps.append(float(torch.cat([(1 - dparts["logits_real"]).abs().flatten(),
+                                         (1 + dparts["logits_fake"]).abs().flatten()]).min()))
+        rows["kink_gap"].append(min(gaps))
+    for h in hooks:
+        h.remove()
+    if save_state:
+        save_state(args.steps, model_state(model), adam_state(named_opts))
     out = {k: np.array(v, dtype=np.float32) for k, v in rows.items()}
     out["indices.indices"] = np.stack(idx)
     return out
@@ -224,6 +297,11 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=0,
                     help="also write MODEL.steps.safetensors: the losses of N optimizer steps")
     ap.add_argument("--lr", type=float, help="learning rate of the --steps optimizers (default: the model's)")
+    ap.add_argument("--teacher", action="store_true",
+                    help="VQGAN: also write state<i>/adam<i> (the model and Adam state before each step)")
+    ap.add_argument("--ch", type=int, help="VQGAN: base channel count (ddconfig ch)")
+    ap.add_argument("--z", type=int, help="VQGAN: z_channels and embed_dim")
+    ap.add_argument("--disc-ndf", type=int, help="VQGAN: the discriminator's ndf")
     args = ap.parse_args(argv)
     batch, size = DEFAULTS[args.model]
     batch, size = args.batch or batch, args.size or size
@@ -235,8 +313,15 @@ def main(argv=None):
     if cfg["kind"] == "vqgan":
         lossconf = dict(disc_start=args.disc_start, perceptual_weight=args.perceptual_weight)
         cfg["lossconfig"].update(lossconf)
+        if args.ch is not None:
+            cfg["ddconfig"]["ch"] = args.ch
+        if args.z is not None:
+            cfg["ddconfig"]["z_channels"] = cfg["embed_dim"] = args.z
+        if args.disc_ndf is not None:
+            cfg["lossconfig"]["disc_ndf"] = args.disc_ndf
         model = build(args.model, with_loss=True, build_lpips=args.perceptual_weight > 0,
-                      legacy=bool(args.legacy), lossconfig=cfg["lossconfig"])
+                      legacy=bool(args.legacy), lossconfig=cfg["lossconfig"], ddconfig=cfg["ddconfig"],
+                      embed_dim=cfg["embed_dim"])
         if args.perceptual_weight > 0:
             model.loss.perceptual_loss.eval()      # deterministic: no dropout in lin layers
         channels = cfg["ddconfig"]["in_channels"]
@@ -251,7 +336,8 @@ def main(argv=None):
                 for q in (model.quantize_t, model.quantize_b):
                     q.embed.normal_(0.0, args.codebook_std)
                     q.embed_avg.copy_(q.embed)
-    weights = {n: np32(t) for n, t in model.state_dict().items()}
+    weights = model_state(model)
+    lpips_w = {n: np32(t) for n, t in model.state_dict().items() if n.startswith("loss.perceptual_loss.")}
     start_state = {n: t.detach().clone() for n, t in model.state_dict().items()}
 
     gen = torch.Generator().manual_seed(args.seed + 1)
@@ -270,17 +356,29 @@ def main(argv=None):
     if cfg["kind"] == "vqgan":
         meta.update(legacy=str(args.legacy), global_step=str(args.global_step))
     parts = dict(weights=weights, inputs={"x": np32(x)}, forward=fwd, losses=losses, grads=grads, after=after)
+    if lpips_w:
+        parts["lpips"] = lpips_w
     if args.steps > 0:
         base, per_batch, b1, b2 = LR_DEFAULTS[args.model]
         lr = args.lr if args.lr is not None else base * (batch if per_batch else 1)
         model.load_state_dict(start_state)             # the single-step fixtures moved buffers (BN, EMA)
-        run = vqgan_steps if cfg["kind"] == "vqgan" else vqvae2_steps
-        steps = run(model, x, args, lr, (b1, b2))
+        if args.teacher and cfg["kind"] != "vqgan":
+            ap.error("--teacher is for VQGANs")
+
+        def save_state(i, w, adam):
+            md = dict(meta, part="state%d" % i, step=str(i))
+            safetensors_np.save_file(w, os.path.join(args.outdir, "%s.state%d.safetensors" % (args.model, i)), metadata=md)
+            md["part"] = "adam%d" % i
+            safetensors_np.save_file(adam, os.path.join(args.outdir, "%s.adam%d.safetensors" % (args.model, i)), metadata=md)
+        if cfg["kind"] == "vqgan":
+            steps = vqgan_steps(model, x, args, lr, (b1, b2), save_state if args.teacher else None)
+        else:
+            steps = vqvae2_steps(model, x, args, lr, (b1, b2))
         steps.update({"buffer." + n: np32(t) for n, t in model.named_buffers()
                       if not n.startswith("loss.perceptual_loss.")})
         parts["steps"] = steps
         meta_steps = dict(steps=str(args.steps), lr=repr(lr), beta1=repr(b1), beta2=repr(b2), eps=repr(ADAM_EPS),
-                          same_batch="1")
+                          same_batch="1", teacher=str(int(args.teacher)))
     else:
         meta_steps = {}
     for part, tensors in parts.items():

@@ -214,6 +214,10 @@ static void test_threaded_paths_match_direct_loops(void **st)
         {4, 6, 8, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1, 8, 8, 1},       /* Co = 1 (conv_out) */
         {3, 1, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 8, 8, 1},       /* Ci = 1 (conv_in) */
         {3, 4, 8, 8, 6, 4, 4, 1, 1, 1, 1, 1, 1, 7, 7, 0},       /* PatchGAN k4 s1: stride 1 through col2im */
+        {9, 16, 4, 4, 32, 4, 4, 1, 1, 1, 1, 1, 1, 3, 3, 0},     /* PatchGAN tail 4x4 -> 3x3: col2im, images side by side */
+        {5, 24, 3, 3, 1, 4, 4, 1, 1, 1, 1, 1, 1, 2, 2, 1},      /* PatchGAN logits conv (Co = 1): direct loops */
+        {3, 5, 9, 8, 1, 3, 3, 2, 2, 0, 1, 0, 1, 4, 4, 0},       /* Co = 1, stride 2, asymmetric padding */
+        {2, 3, 5, 9, 1, 2, 3, 1, 3, 0, 1, 2, 0, 5, 3, 1},       /* Co = 1, wide stride, left padding */
     };
     for (size_t t = 0; t < sizeof ts / sizeof ts[0]; t++)
         for (int th = 1; th <= 3; th++) check_threaded(ts[t], th, 100 + 10 * t + th);
