@@ -51,7 +51,9 @@ static int unit_has_trainable(const cg *g, const unit *u)
     const ir_node *n = cg_node(g, u->node);
     for (int i = 0; i < n->n_param; i++)
         if (m->params[n->param[i]].role == IR_TRAINABLE) return 1;
-    if (n->op == IR_OP_QUANTIZE && strcmp(m->codebooks[n->codebook].update, "gradient") == 0) return 1;
+    if (n->op == IR_OP_QUANTIZE) /* the table (update = gradient), the lookup_dim projections */
+        for (int i = 0; i < m->codebooks[n->codebook].n_param; i++)
+            if (m->params[m->codebooks[n->codebook].param[i]].role == IR_TRAINABLE) return 1;
     return 0;
 }
 

@@ -12,6 +12,8 @@
  *                     backward schedule (units in reverse)
  *   passes/keep.c     the forward values each backward step reads: only these
  *                     live past the forward pass
+ *   passes/recompute.c large group_norm(+swish) outputs are rebuilt in backward
+ *                     instead of kept (g->recompute_min)
  *   passes/memplan.c  liveness over the whole schedule, offsets in one arena
  *   emit_<part>.c           writes <model>.h, <model>.c, main.c, Makefile; the per-op
  *                     emitters live in ops/<family>.c (forward and backward together)
@@ -44,6 +46,7 @@ typedef struct pv {
     int64_t offset;            /* memplan: per-image floats (x MB at run time), or floats into the fixed part */
     int segment;               /* 0: autoencoder; 1: discriminator (its own region: it runs between the
                                 * autoencoder's forward and backward, whose kept values must survive) */
+    int recomputed;            /* a forward value's copy that backward rebuilds (passes/recompute.c) */
 } pv;
 
 typedef enum unit_fusion { FU_NONE, FU_GN_SWISH, FU_CHAIN, FU_IDENTITY } unit_fusion;
@@ -70,8 +73,9 @@ typedef struct unit {
 } unit;
 
 /* ST_DISC_LOSS: the discriminator's loss on its logits (reads them, writes their gradient);
- * the discriminator's ST_FWD / ST_BWD steps follow the autoencoder's, from disc_step0 on. */
-typedef enum step_kind { ST_FWD, ST_LOSS_FWD, ST_LOSS_BWD, ST_BWD, ST_DISC_LOSS } step_kind;
+ * the discriminator's ST_FWD / ST_BWD steps follow the autoencoder's, from disc_step0 on.
+ * ST_RECOMPUTE: a unit's forward run again in backward, into g->rval of its output. */
+typedef enum step_kind { ST_FWD, ST_LOSS_FWD, ST_LOSS_BWD, ST_BWD, ST_DISC_LOSS, ST_RECOMPUTE } step_kind;
 
 typedef struct step {
     step_kind kind;
@@ -90,6 +94,7 @@ typedef struct cg {
     unit *units;               /* one per IR node; absorbed ones have absorbed = 1 */
     int *tval;                 /* (n_tensors) value of each tensor, or -1 (fused away / not computed) */
     int *gval;                 /* (n_tensors) value of its gradient, or -1 */
+    int *rval;                 /* (n_tensors) value backward reads instead of tval (recomputed), or -1 */
     int *needs_grad;           /* (n_tensors) */
     int *n_consumers;          /* (n_tensors) */
 
@@ -115,14 +120,19 @@ typedef struct cg {
     int64_t *param_off;        /* (n_params) floats into the params slab (trainable) or the buffers slab */
     int64_t n_param_floats, n_buffer_floats;
 
+    int64_t recompute_min;     /* recompute pass: group_norm outputs of >= this many floats per image
+                                * are rebuilt in backward; < 0: never (vqc --recompute) */
+    int n_recomputed;
     int64_t arena_per_image;   /* memplan result: floats per image of the arena */
     int64_t arena_fixed;       /* floats of fixed-size values */
     int64_t naive_per_image, naive_fixed;  /* every value in its own buffer */
 } cg;
 
-/* Builds the plan: fuse, autodiff, keep, memplan. 0 on success; errors
- * (an op the generator does not handle yet) are reported through d. */
-int cg_build(cg *g, const ir_model *m, diag_sink *d);
+/* Builds the plan: fuse, autodiff, keep, recompute, memplan. 0 on success; errors
+ * (an op the generator does not handle yet) are reported through d.
+ * recompute_min: see cg.recompute_min (CG_RECOMPUTE_AUTO: vqc's default). */
+#define CG_RECOMPUTE_AUTO ((int64_t)1 << 21)   /* 2 Mi floats (8 MiB) per image */
+int cg_build(cg *g, const ir_model *m, diag_sink *d, int64_t recompute_min);
 void cg_free(cg *g);
 
 /* vqc --dump=plan: units, fusions, kept values, the arena layout and
@@ -135,6 +145,7 @@ typedef struct codegen_opts {
     const char *source_path;   /* the .vq as given */
     const char *vqc_path;      /* argv[0] resolved; the runtime is found next to it */
     unsigned long long max_memory; /* bytes the plan may need to train (passes/memlimit.h); 0: no limit */
+    long long recompute_min;   /* cg.recompute_min */
 } codegen_opts;
 
 /* vqc MODEL.vq -o DIR: writes DIR/<model>.h, <model>.c, main.c, Makefile. */

@@ -141,12 +141,23 @@ static const char *rec_kind(const cg *g) { return ir_get_string(&g->m->loss, "re
 void emit_backward_units(emit_ctx *e, const char **syms, int disc, char *zeroed)
 {
     const cg *g = e->g;
+    e->in_backward = 1;
     for (int s = 0; s < g->n_steps; s++) {
         const step *st = &g->steps[s];
-        if (st->kind != ST_BWD) continue;
+        if (st->kind != ST_BWD && st->kind != ST_RECOMPUTE) continue;
         const unit *u = &g->units[st->unit];
         const ir_node *n = cg_node(g, u->node);
         if ((n->graph == IR_DISCRIMINATOR) != disc) continue;
+        if (st->kind == ST_RECOMPUTE) {   /* passes/recompute.c: the forward again, into g->rval */
+            cw_blank(e->w);
+            block_comment(e, u, "recompute");
+            prof_emit_start(e);
+            cw_begin(e->w);
+            cg_emitter(n->op)->fwd(e, u, unit_sym(e, u, syms));
+            cw_close(e->w, "");
+            prof_emit_unit(e, u, PROF_BWD);
+            continue;
+        }
         cw_blank(e->w);
         block_comment(e, u, "backward");
         prof_emit_start(e);
@@ -162,6 +173,7 @@ void emit_backward_units(emit_ctx *e, const char **syms, int disc, char *zeroed)
         cw_close(e->w, "");
         prof_emit_unit(e, u, PROF_BWD);
     }
+    e->in_backward = 0;
 }
 
 static void emit_backward(emit_ctx *e, const char **syms)
@@ -244,13 +256,28 @@ static void emit_tables(emit_ctx *e)
 
 /* --- the codebooks: options, slab sync ------------------------------------ */
 
+/* A codebook's lookup dimension d: lookup_dim, or D without projection. */
+static int64_t cb_code_len(const ir_codebook *cb) { return cb->lookup_dim ? cb->lookup_dim : cb->dim; }
+
+static int any_lookup_dim(const ir_model *m)
+{
+    for (int c = 0; c < m->n_codebooks; c++)
+        if (m->codebooks[c].lookup_dim) return 1;
+    return 0;
+}
+
 static void emit_codebook_fns(emit_ctx *e)
 {
     const ir_model *m = e->g->m;
     cwriter *w = e->w;
     cw_line(w, "/* The runtime codebook owns its arrays (quantizer.h), the slabs hold the checkpointed");
     cw_line(w, " * tensors: cb_pull copies slab -> codebook before a forward, cb_push copies back after");
-    cw_line(w, " * the codebook changed itself (k-means init, EMA update, dead-code restart). */");
+    if (any_lookup_dim(m)) {
+        cw_line(w, " * the codebook changed itself (k-means init, EMA update, dead-code restart).");
+        cw_line(w, " * With lookup_dim the projections travel too (k-means init redraws them). */");
+    } else {
+        cw_line(w, " * the codebook changed itself (k-means init, EMA update, dead-code restart). */");
+    }
     for (int dir = 0; dir < 2; dir++) {
         cw_open(w, "static void cb_%s(vq_model *m, int c)", dir ? "push" : "pull");
         cw_line(w, "(void)m;");
@@ -259,20 +286,24 @@ static void emit_codebook_fns(emit_ctx *e)
             const ir_codebook *cb = &m->codebooks[c];
             int ros = strcmp(cb->naming, "rosinality") == 0;
             cw_open(w, "case %d:", c);
-            const char *dst[3] = {"embed", "cluster_size", "embed_avg"};
+            /* cb->param: the table, [cluster_size, embed_avg], then lookup_dim's four projections */
+            const char *dst[7] = {"embed", "cluster_size", "embed_avg"};
+            const char *proj[4] = {"proj_in_w", "proj_in_b", "proj_out_w", "proj_out_b"};
+            int nbase = cb->n_param - (cb->lookup_dim ? 4 : 0);
+            for (int k = 0; k < 4; k++) dst[nbase + k] = proj[k];
             for (int k = 0; k < cb->n_param; k++) {
                 const ir_param *p = &m->params[cb->param[k]];
                 const char *slab = p->role == IR_TRAINABLE ? "m->params" : "m->buffers";
                 int64_t off = e->g->param_off[cb->param[k]], numel = ir_shape_numel(&p->shape);
-                if (k == 1 || !ros) {
+                if (k == 1 || k >= nbase || !ros) {
                     if (dir) cw_line(w, "memcpy(%s + %lld, m->cb[%d].%s, sizeof(float) * %lld);", slab, (long long)off, c, dst[k], (long long)numel);
                     else cw_line(w, "memcpy(m->cb[%d].%s, %s + %lld, sizeof(float) * %lld);", c, dst[k], slab, (long long)off, (long long)numel);
                 } else if (dir) {
                     cw_line(w, "vq_embed_to_dk(%s + %lld, m->cb[%d].%s, %lld, %lld);", slab, (long long)off, c, dst[k],
-                            (long long)cb->entries, (long long)cb->dim);
+                            (long long)cb->entries, (long long)cb_code_len(cb));
                 } else {
                     cw_line(w, "vq_embed_from_dk(m->cb[%d].%s, %s + %lld, %lld, %lld);", c, dst[k], slab, (long long)off,
-                            (long long)cb->entries, (long long)cb->dim);
+                            (long long)cb->entries, (long long)cb_code_len(cb));
                 }
             }
             cw_line(w, "break;");
@@ -306,6 +337,7 @@ static void emit_cb_opts(emit_ctx *e)
         cw_line(w, "o->kmeans_iters = 10;");
         cw_line(w, "o->restart_after = %lld;", (long long)cb->restart_after);
         cw_line(w, "o->restart_threshold = (float)%.9g;", cb->restart_threshold);
+        if (cb->lookup_dim) cw_line(w, "o->lookup_dim = %lld;  /* d: P_in (d, D), P_out (D, d) */", (long long)cb->lookup_dim);
         cw_line(w, "break;");
         cw_close(w, "");
     }
@@ -319,6 +351,9 @@ static void emit_cb_opts(emit_ctx *e)
 static void emit_lookup(emit_ctx *e)
 {
     cwriter *w = e->w;
+    int plain = 0;   /* emitted only when a codebook without lookup_dim uses it */
+    for (int c = 0; c < e->g->m->n_codebooks; c++) plain |= !e->g->m->codebooks[c].lookup_dim;
+    if (!plain) return;
     cw_line(w, "/* zq (B, D, H, W) = the codes idx (B, H, W) of codebook cb (normalized for cosine distance) */");
     cw_open(w, "static void cb_lookup(float *zq, const int32_t *idx, const vq_codebook *cb, int B, int H, int W)");
     cw_line(w, "const int D = cb->D;");
@@ -334,6 +369,47 @@ static void emit_lookup(emit_ctx *e)
     cw_line(w, "for (int d = 0; d < D; d++) zq[((size_t)b * D + d) * H * W + p] = e[d] * s;");
     cw_close(w, "");
     cw_close(w, "");
+    cw_close(w, "");
+    cw_blank(w);
+}
+
+/* decode with lookup_dim: the codes projected back by P_out. */
+static void emit_lookup_proj(emit_ctx *e)
+{
+    cwriter *w = e->w;
+    if (!any_lookup_dim(e->g->m)) return;
+    /* The same arithmetic as vq_quantize_forward (quantizer_fwdbwd.c, quantizer.c's
+     * vq_quant_search_codes), so decode(encode(x)) gives forward's z_q bit for bit. */
+    cw_line(w, "/* lookup_dim: zq (B, D, H, W) = P_out c_idx + b_out, c (K, d) the codes as searched (normalized for");
+    cw_line(w, " * cosine distance), each code's output o (K, D) formed once as vq_quantize_forward does. */");
+    cw_open(w, "static int cb_lookup_proj(float *zq, const int32_t *idx, const vq_codebook *cb, int B, int H, int W)");
+    cw_line(w, "const int K = cb->K, D = cb->D, d = cb->d;");
+    cw_line(w, "float *c = vq_alloc(sizeof(float) * (size_t)K * (size_t)d);  /* (K, d) */");
+    cw_line(w, "float *o = vq_alloc(sizeof(float) * (size_t)K * (size_t)D);  /* (K, D) */");
+    cw_open(w, "if (!c || !o)");
+    cw_line(w, "vq_free(c);");
+    cw_line(w, "vq_free(o);");
+    cw_line(w, "return vq_fail(VQ_ERR_NOMEM, \"decode: out of memory for the codes' projections\");");
+    cw_close(w, "");
+    cw_open(w, "for (int k = 0; k < K; k++)");
+    cw_line(w, "const float *e = cb->embed + (size_t)k * d;");
+    cw_line(w, "double s2 = 0.0;");
+    cw_line(w, "for (int j = 0; j < d; j++) s2 += (double)e[j] * e[j];");
+    cw_line(w, "const float nr = (float)sqrt(s2);");
+    cw_line(w, "const float s = cb->opt.distance == VQ_DIST_COSINE ? 1.0f / (nr > 1e-12f ? nr : 1e-12f) : 1.0f;");
+    cw_line(w, "for (int j = 0; j < d; j++) c[(size_t)k * d + j] = e[j] * s;");
+    cw_line(w, "memcpy(o + (size_t)k * D, cb->proj_out_b, sizeof(float) * (size_t)D);");
+    cw_close(w, "");
+    cw_line(w, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, d, 1.0f, c, d, cb->proj_out_w, d, 1.0f, o, D);");
+    cw_open(w, "for (int b = 0; b < B; b++)");
+    cw_open(w, "for (int ch = 0; ch < D; ch++)");
+    cw_line(w, "float *dst = zq + ((size_t)b * D + ch) * H * W;");
+    cw_line(w, "for (int p = 0; p < H * W; p++) dst[p] = o[(size_t)idx[(size_t)b * H * W + p] * D + ch];");
+    cw_close(w, "");
+    cw_close(w, "");
+    cw_line(w, "vq_free(c);");
+    cw_line(w, "vq_free(o);");
+    cw_line(w, "return 0;");
     cw_close(w, "");
     cw_blank(w);
 }
@@ -358,8 +434,9 @@ static void emit_struct(emit_ctx *e)
     cw_line(w, "vq_codebook cb[%d];", ncb ? ncb : 1);
     cw_line(w, "int kmeans_pending[%d];     /* k-means init waits for the first TRAIN batch */", ncb ? ncb : 1);
     cw_line(w, "float *cb_dtmp[%d];         /* (K, D) gradient in the codebook's layout, rosinality naming */", ncb ? ncb : 1);
-    cw_line(w, "char state_names[%d][8][96];", ncb ? ncb : 1);
-    cw_line(w, "int64_t state_shapes[%d][8][2];", ncb ? ncb : 1);
+    int nst = any_lookup_dim(e->g->m) ? 12 : 8;   /* vq_codebook_state's entries (11 with projections) */
+    cw_line(w, "char state_names[%d][%d][96];", ncb ? ncb : 1, nst);
+    cw_line(w, "int64_t state_shapes[%d][%d][2];", ncb ? ncb : 1, nst);
     emit_gan_members(e);
     prof_emit_members(e);
     cw_close(w, ";");
@@ -447,7 +524,7 @@ static void emit_lifecycle(emit_ctx *e)
     cw_line(w, "static const float *model_recon(vq_model *m) { return RECON(m); }");
     cw_blank(w);
 
-    /* state: the codebooks' usage counters (their embedding and EMA arrays are slab tensors) */
+    /* state: the codebooks' usage counters (their embedding, EMA arrays and projections are slab tensors) */
     cw_line(w, "/* Codebook state outside the slabs (usage counters): name \"<codebook>.<array>\". */");
     cw_open(w, "static int model_state(vq_model *m, vq_st_ref *out, int max)");
     cw_raw(w, "    static const char *const cb_names[%d] = {", ncb ? ncb : 1);
@@ -455,11 +532,13 @@ static void emit_lifecycle(emit_ctx *e)
     cw_raw(w, "%s};\n", ncb ? "" : "\"\"");
     cw_line(w, "int n = 0;");
     cw_open(w, "for (int c = 0; c < N_CODEBOOKS; c++)");
-    cw_line(w, "vq_state_entry ent[8];");
-    cw_line(w, "int k = vq_codebook_state(ent, 8, &m->cb[c]);");
+    int nst = any_lookup_dim(g->m) ? 12 : 8;
+    cw_line(w, "vq_state_entry ent[%d];", nst);
+    cw_line(w, "int k = vq_codebook_state(ent, %d, &m->cb[c]);", nst);
     cw_open(w, "for (int i = 0; i < k; i++)");
     cw_line(w, "if (!strcmp(ent[i].name, \"embed\") || !strcmp(ent[i].name, \"cluster_size\") || "
-               "!strcmp(ent[i].name, \"embed_avg\")) continue;");
+               "!strcmp(ent[i].name, \"embed_avg\")%s) continue;",
+            any_lookup_dim(g->m) ? " || !strncmp(ent[i].name, \"proj_\", 5)" : "");
     cw_open(w, "if (n < max)");
     cw_line(w, "snprintf(m->state_names[c][i], sizeof m->state_names[c][i], \"%%s.%%s\", cb_names[c], ent[i].name);");
     cw_line(w, "m->state_shapes[c][i][0] = ent[i].shape[0];");
@@ -608,8 +687,14 @@ static void emit_entry_points(emit_ctx *e)
             cw_line(w, "    if (idx[%d][i] < 0 || idx[%d][i] >= %lld) return vq_fail(VQ_ERR_ARG, \"%s: code %%d at "
                        "position %%zu is outside 0..%lld\", (int)idx[%d][i], i);",
                     c, c, (long long)m->codebooks[c].entries, m->codebooks[c].name, (long long)m->codebooks[c].entries - 1, c);
-            cw_line(w, "cb_lookup(%s, idx[%d], &m->cb[%d], B, %lld, %lld);", e_act(e, dec->in[k]), c, c,
-                    (long long)s->d[2], (long long)s->d[3]);
+            if (m->codebooks[c].lookup_dim) {
+                cw_line(w, "int rc = cb_lookup_proj(%s, idx[%d], &m->cb[%d], B, %lld, %lld);", e_act(e, dec->in[k]), c, c,
+                        (long long)s->d[2], (long long)s->d[3]);
+                cw_line(w, "if (rc) return rc;");
+            } else {
+                cw_line(w, "cb_lookup(%s, idx[%d], &m->cb[%d], B, %lld, %lld);", e_act(e, dec->in[k]), c, c,
+                        (long long)s->d[2], (long long)s->d[3]);
+            }
             cw_close(w, "");
         }
         cw_line(w, "int rc = run_decoder(m, B, VQ_MODE_EVAL, NULL);");
@@ -963,7 +1048,7 @@ int cg_generate(const ir_model *m, const codegen_opts *o, diag_sink *d)
 {
     static const src_loc none = {0};
     cg g;
-    if (cg_build(&g, m, d)) { cg_free(&g); return 1; }
+    if (cg_build(&g, m, d, (int64_t)o->recompute_min)) { cg_free(&g); return 1; }
     {   /* refuse a plan over --max-memory before anything is written (passes/memlimit.c) */
         int pass_memlimit(const cg *g, uint64_t limit);
         if (pass_memlimit(&g, (uint64_t)o->max_memory)) { cg_free(&g); return 1; }
@@ -1012,6 +1097,7 @@ int cg_generate(const ir_model *m, const codegen_opts *o, diag_sink *d)
     emit_cb_opts(&e);
     emit_codebook_fns(&e);
     emit_lookup(&e);
+    emit_lookup_proj(&e);
     emit_lifecycle(&e);
     emit_forward_graph(&e, IR_ENCODER, syms, "run_encoder");
     emit_forward_graph(&e, IR_DECODER, syms, "run_decoder");
@@ -1040,11 +1126,10 @@ int cg_generate(const ir_model *m, const codegen_opts *o, diag_sink *d)
     cw_line(&file, "#include <stdio.h>");
     cw_line(&file, "#include <stdlib.h>");
     cw_line(&file, "#include <string.h>");
+    int sgemm = any_lookup_dim(m);   /* cb_lookup_proj */
     for (int i = 0; i < m->n_nodes; i++)
-        if (m->nodes[i].op == IR_OP_MATMUL) {   /* ops/matrix.c calls sgemm itself */
-            cw_line(&file, "#include <cblas.h>");
-            break;
-        }
+        if (m->nodes[i].op == IR_OP_MATMUL) sgemm = 1;   /* ops/matrix.c calls sgemm itself */
+    if (sgemm) cw_line(&file, "#include <cblas.h>");
     cw_blank(&file);
     cw_line(&file, "#include \"kernels.h\"");
     cw_line(&file, "#include \"lpips.h\"");

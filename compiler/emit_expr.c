@@ -34,7 +34,11 @@ const char *e_val(emit_ctx *e, int v)
     return e_fmt(e, "(F + %lld)", (long long)p->offset);
 }
 
-const char *e_act(emit_ctx *e, int t) { return e_val(e, e->g->tval[t]); }
+const char *e_act(emit_ctx *e, int t)
+{
+    if (e->in_backward && t >= 0 && e->g->rval[t] >= 0) return e_val(e, e->g->rval[t]);
+    return e_val(e, e->g->tval[t]);
+}
 const char *e_grad(emit_ctx *e, int t) { return e_val(e, e->g->gval[t]); }
 
 const char *e_param(emit_ctx *e, int p)

@@ -22,6 +22,8 @@ typedef struct emit_ctx {
     int ring_i;
     int no_param_grads;        /* 1 while emitting a backward that only propagates to the input
                                 * (the generator's pass through the discriminator): no dW, no dbias */
+    int in_backward;           /* 1 while emitting the backward schedule: e_act gives the recomputed
+                                * copy of a tensor where there is one (g->rval) */
 } emit_ctx;
 
 typedef struct cg_op_emit {

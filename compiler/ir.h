@@ -178,8 +178,10 @@ typedef struct ir_codebook {
     const char *init;              /* "uniform" | "normal" | "kmeans" */
     const char *distance;          /* "l2" | "cosine" */
     const char *naming;            /* "taming" | "rosinality" */
-    int n_param; const int *param; /* taming: embedding.weight (K, D); rosinality: embed (D, K),
-                                      cluster_size (K), embed_avg (D, K); ema+taming adds the buffers */
+    int n_param; const int *param; /* taming: embedding.weight (K, d); rosinality: embed (d, K),
+                                      cluster_size (K), embed_avg (d, K); ema+taming adds the buffers;
+                                      d = lookup_dim or D. lookup_dim adds, last, proj_in.weight (d, D),
+                                      proj_in.bias (d), proj_out.weight (D, d), proj_out.bias (D) */
     int n_users; int node;         /* quantize nodes using it; the first one */
 } ir_codebook;
 

@@ -37,6 +37,7 @@ typedef struct cli {
     char *cmdline;              /* argv joined, for the generated files' provenance */
     const char *argv0;
     const char *max_memory;     /* --max-memory SIZE as given, or NULL (the machine's RAM) */
+    long long recompute_min;    /* --recompute: floats per image (codegen.h cg.recompute_min) */
 } cli;
 
 static const char usage_text[] =
@@ -56,13 +57,15 @@ static const char usage_text[] =
     "  -o DIR             write the generated C into DIR (DIR/<model>.c, .h, main.c, Makefile)\n"
     "  --max-memory SIZE  refuse (-o) a model that needs more memory to train at its batch\n"
     "                     (bytes, or 512M, 16G; 0: no limit; default: the machine's RAM)\n"
+    "  --recompute=WHAT   group_norm outputs that backward rebuilds instead of keeping:\n"
+    "                     auto (>= 8 MiB per image, the default), all, none, or a size per image\n"
     "  --help             this text\n"
     "  --version          print the version\n"
     "\n"
     "Exit status: 0 ok, 1 errors in the model, 2 bad command line.\n";
 
 static const char *const option_names[] = {"--check", "--dump", "--summary", "--dot", "--help", "--version",
-                                           "--max-memory", "-D", "-I", "-o", NULL};
+                                           "--max-memory", "--recompute", "-D", "-I", "-o", NULL};
 static const char *const dump_names[] = {"ast", "graph", "params", "plan", NULL};
 
 static const src_loc no_loc = {0};
@@ -186,6 +189,16 @@ static int parse_args(cli *c, diag_sink *d, int argc, char **argv)
             if (cg_parse_size(v, &bytes))
                 return usage_error(d, "--max-memory %s: expected a size such as 4096, 512M or 16G (0: no limit)", v, NULL);
             c->max_memory = v;
+        } else if (strncmp(arg, "--recompute=", 12) == 0) {
+            const char *v = arg + 12;
+            uint64_t bytes;
+            if (strcmp(v, "auto") == 0) c->recompute_min = CG_RECOMPUTE_AUTO;
+            else if (strcmp(v, "all") == 0) c->recompute_min = 0;
+            else if (strcmp(v, "none") == 0) c->recompute_min = -1;
+            else if (cg_parse_size(v, &bytes) == 0) c->recompute_min = (long long)(bytes / 4);
+            else return usage_error(d, "--recompute=%s: expected auto, all, none or a size per image such as 8M", v, NULL);
+        } else if (strcmp(arg, "--recompute") == 0) {
+            return usage_error(d, "--recompute needs a value: --recompute=auto, all, none or a size such as 8M%s", "", NULL);
         } else if (strncmp(arg, "-D", 2) == 0) {
             const char *v = option_value(argc, argv, &i, 2, d, &rc);
             if (!v || (rc = add_define(c, d, v))) return rc ? rc : EXIT_USAGE;
@@ -207,14 +220,14 @@ static int parse_args(cli *c, diag_sink *d, int argc, char **argv)
 
 /* --summary's memory lines: the plan is built with its diagnostics discarded,
  * since a model the generator cannot handle yet still has a summary. */
-static void print_memory(const ir_model *m)
+static void print_memory(const ir_model *m, int64_t recompute_min)
 {
     FILE *null = fopen("/dev/null", "w");
     if (!null) return;
     diag_sink quiet;
     diag_init(&quiet, null);
     cg g;
-    if (cg_build(&g, m, &quiet) == 0 && !quiet.errors) {
+    if (cg_build(&g, m, &quiet, recompute_min) == 0 && !quiet.errors) {
         cg_memory mem;
         cg_memory_plan(&mem, &g);
         cg_memory_print(stdout, &mem);
@@ -246,13 +259,13 @@ static int run(cli *c, diag_sink *d, ast_arena *a)
     if (c->dump_params) ir_dump_params(stdout, m);
     if (c->summary) {
         ir_summary(stdout, m);
-        print_memory(m);
+        print_memory(m, c->recompute_min);
     }
     if (c->dot) ir_dot(stdout, m);
     fflush(stdout);
     if (c->dump_plan) {
         cg g;
-        int bad = cg_build(&g, m, d);
+        int bad = cg_build(&g, m, d, c->recompute_min);
         if (!bad) cg_dump_plan(stdout, &g);
         cg_free(&g);
         fflush(stdout);
@@ -267,7 +280,7 @@ static int run(cli *c, diag_sink *d, ast_arena *a)
         }
         uint64_t limit = cg_physical_memory();
         if (c->max_memory) cg_parse_size(c->max_memory, &limit);   /* checked by parse_args */
-        codegen_opts o = {c->out_dir, c->cmdline, c->model, c->argv0, limit};
+        codegen_opts o = {c->out_dir, c->cmdline, c->model, c->argv0, limit, c->recompute_min};
         if (cg_generate(m, &o, d)) return EXIT_MODEL;
     }
     return 0;
@@ -288,6 +301,7 @@ int main(int argc, char **argv)
         strcat(c.cmdline, argv[i]);
     }
     c.argv0 = argv[0];
+    c.recompute_min = CG_RECOMPUTE_AUTO;
     int rc = parse_args(&c, &d, argc, argv);
     if (rc == 0) {
         ast_arena *a = ast_arena_new();

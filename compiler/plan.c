@@ -100,10 +100,11 @@ static void place_params(cg *g)
     g->n_buffer_floats = b;
 }
 
-int cg_build(cg *g, const ir_model *m, diag_sink *d)
+int cg_build(cg *g, const ir_model *m, diag_sink *d, int64_t recompute_min)
 {
     memset(g, 0, sizeof *g);
     g->m = m;
+    g->recompute_min = recompute_min;
     g->d = d;
     const char *slash = strrchr(m->src->path, '/');
     g->model_file = slash ? slash + 1 : m->src->path;
@@ -117,13 +118,14 @@ int cg_build(cg *g, const ir_model *m, diag_sink *d)
     g->units = calloc((size_t)(m->n_nodes ? m->n_nodes : 1), sizeof *g->units);
     g->tval = malloc(nt * sizeof *g->tval);
     g->gval = malloc(nt * sizeof *g->gval);
+    g->rval = malloc(nt * sizeof *g->rval);
     g->needs_grad = calloc(nt, sizeof *g->needs_grad);
     g->n_consumers = calloc(nt, sizeof *g->n_consumers);
-    if (!g->units || !g->tval || !g->gval || !g->needs_grad || !g->n_consumers) {
+    if (!g->units || !g->tval || !g->gval || !g->rval || !g->needs_grad || !g->n_consumers) {
         diag_error(d, m->graphs[IR_ENCODER].loc, "out of memory planning the model");
         return 1;
     }
-    for (size_t i = 0; i < nt; i++) g->tval[i] = g->gval[i] = -1;
+    for (size_t i = 0; i < nt; i++) g->tval[i] = g->gval[i] = g->rval[i] = -1;
     g->n_units = m->n_nodes;
     place_params(g);
 
@@ -134,21 +136,10 @@ int cg_build(cg *g, const ir_model *m, diag_sink *d)
             return 1;
         }
     }
-    /* The runtime quantizer supports a projected lookup (quantizer.h: P_in, P_out), but the
-     * generated model has no parameters, checkpoint entries or gradients for the projections:
-     * refuse rather than silently quantize in the full dimension. */
-    for (int c = 0; c < m->n_codebooks; c++) {
-        const ir_codebook *cb = &m->codebooks[c];
-        if (!cb->lookup_dim) continue;
-        const ir_setting *ld = ir_setting_find(&cb->settings, "lookup_dim");
-        diag_error(d, ld ? ld->loc : cb->loc, "codebook '%s': the code generator does not handle lookup_dim yet "
-                   "(a lookup in a projected space); remove it to quantize in the full %lld dimensions",
-                   cb->name, (long long)cb->dim);
-        return 1;
-    }
     if (pass_fuse(g)) return 1;
     if (autodiff(g)) return 1;
     if (pass_keep(g)) return 1;
+    if (pass_recompute(g)) return 1;
     if (pass_memplan(g)) return 1;
     return d->errors ? 1 : 0;
 }
@@ -158,6 +149,7 @@ void cg_free(cg *g)
     free(g->units);
     free(g->tval);
     free(g->gval);
+    free(g->rval);
     free(g->needs_grad);
     free(g->n_consumers);
     free(g->vals);
@@ -174,6 +166,7 @@ static const char *step_name(step_kind k)
     case ST_LOSS_BWD: return "loss (backward)";
     case ST_BWD: return "backward";
     case ST_DISC_LOSS: return "disc loss";
+    case ST_RECOMPUTE: return "recompute";
     }
     return "?";
 }
@@ -210,7 +203,7 @@ void cg_dump_plan(FILE *out, const cg *g)
     for (int s = 0; s < g->n_steps; s++) {
         const step *st = &g->steps[s];
         char lab[256] = "";
-        if (st->kind == ST_FWD || st->kind == ST_BWD) {
+        if (st->kind == ST_FWD || st->kind == ST_BWD || st->kind == ST_RECOMPUTE) {
             const unit *u = &g->units[st->unit];
             unit_label(g, u, lab, sizeof lab);
             if (u->res_node >= 0 || u->act_node >= 0) strncat(lab, " [epilogue]", sizeof lab - strlen(lab) - 1);
@@ -229,7 +222,7 @@ void cg_dump_plan(FILE *out, const cg *g)
         if (g->steps[s].kind == ST_FWD) last_fwd = s;
     for (int v = 0; v < g->n_vals; v++) {
         const pv *p = &g->vals[v];
-        if (p->kind == PV_GRAD || p->first < 0 || p->segment) continue;
+        if (p->kind == PV_GRAD || p->first < 0 || p->segment || p->recomputed) continue;
         if (p->last > last_fwd + 1 || p->pinned) {
             kept++;
             fprintf(out, "  %-40s %s%s\n", p->name, kind_name(p->kind), p->pinned ? " (pinned: read after the step)" : "");
@@ -238,6 +231,12 @@ void cg_dump_plan(FILE *out, const cg *g)
         }
     }
     fprintf(out, "  %d kept, %d dead after forward\n", kept, dropped);
+    fprintf(out, "\nrecompute: group_norm outputs rebuilt in backward instead of kept (>= %lld floats per image)\n",
+            (long long)g->recompute_min);
+    if (g->recompute_min < 0) fprintf(out, "  off\n");
+    for (int v = 0; v < g->n_vals; v++)
+        if (g->vals[v].recomputed) fprintf(out, "  %s\n", g->vals[v].name);
+    fprintf(out, "  %d recomputed\n", g->n_recomputed);
     fprintf(out, "\narena (per-image offsets x batch; fixed part after)\n");
     for (int v = 0; v < g->n_vals; v++) {
         const pv *p = &g->vals[v];

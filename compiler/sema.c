@@ -8,6 +8,7 @@
  * goes to the diag_sink; the model is returned only when there were none.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -390,16 +391,17 @@ static void codebook_build(checker *c, const ast_item *it)
     }
     if (c->d->errors > errors) return;
 
-    /* taming: NAME.embedding.weight (K, D), U(-1/K, 1/K);
-     * rosinality: NAME.embed (D, K), N(0, 1) (torch.randn); EMA adds cluster_size (K) and embed_avg */
+    /* taming: NAME.embedding.weight (K, d), U(-1/K, 1/K);
+     * rosinality: NAME.embed (d, K), N(0, 1) (torch.randn); EMA adds cluster_size (K) and embed_avg;
+     * d = lookup_dim (projected lookup) or D. */
     int ema = strcmp(cb->update, "ema") == 0, ros = strcmp(cb->naming, "rosinality") == 0;
-    int64_t k = cb->entries, d = cb->dim;
+    int64_t k = cb->entries, d = cb->lookup_dim ? cb->lookup_dim : cb->dim;
     ir_init init = {.kind = IR_INIT_UNIFORM, .a = -1.0 / (double)k, .b = 1.0 / (double)k};
     if (strcmp(cb->init, "normal") == 0) init = (ir_init){.kind = IR_INIT_NORMAL, .a = 0.0, .b = 1.0};
     if (strcmp(cb->init, "kmeans") == 0) init = (ir_init){.kind = IR_INIT_KMEANS};
     ir_shape table = ros ? (ir_shape){2, {d, k, 0, 0, 0}} : (ir_shape){2, {k, d, 0, 0, 0}};
     ir_shape kvec = {1, {k, 0, 0, 0, 0}};
-    int *params = ast_alloc(c->a, 3 * sizeof *params);
+    int *params = ast_alloc(c->a, 7 * sizeof *params);
     int n = 0;
     int idx = (int)(cb - m->codebooks);
     const char *wname = ros ? c_printf(c, "%s.embed", cb->name) : c_printf(c, "%s.embedding.weight", cb->name);
@@ -413,6 +415,22 @@ static void codebook_build(checker *c, const ast_item *it)
         p = irb_param(c, c_printf(c, "%s.embed_avg", cb->name), &table, IR_BUFFER,
                       (ir_init){.kind = IR_INIT_COPY, .source = w}, -1, idx, cb->loc);
         if (p >= 0) params[n++] = p;
+    }
+    if (cb->lookup_dim) {
+        /* The projections z (D) -> d and back, nn.Linear layout and init (U(+-1/sqrt(fan_in)));
+         * trainable under both update rules (EMA moves only the table). Always the last four. */
+        int64_t big = cb->dim;
+        const struct { const char *suffix; ir_shape shape; int64_t fan_in; } pr[4] = {
+            {"proj_in.weight", {2, {d, big, 0, 0, 0}}, big},  {"proj_in.bias", {1, {d, 0, 0, 0, 0}}, big},
+            {"proj_out.weight", {2, {big, d, 0, 0, 0}}, d},   {"proj_out.bias", {1, {big, 0, 0, 0, 0}}, d},
+        };
+        for (int i = 0; i < 4; i++) {
+            double bound = 1.0 / sqrt((double)pr[i].fan_in);
+            ir_init li = {.kind = IR_INIT_PYTORCH, .a = -bound, .b = bound, .fan_in = pr[i].fan_in};
+            int p = irb_param(c, c_printf(c, "%s.%s", m->codebooks[idx].name, pr[i].suffix), &pr[i].shape,
+                              IR_TRAINABLE, li, -1, idx, m->codebooks[idx].loc);
+            if (p >= 0) params[n++] = p;
+        }
     }
     cb = &m->codebooks[idx];
     cb->param = params;

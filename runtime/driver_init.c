@@ -12,6 +12,17 @@ static int cmp_size(const void *a, const void *b)
     return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
+/* NAME.proj_in.weight (d, D) of codebook NAME's projected lookup (quantizer.h), or NULL. */
+static const vq_tensor_desc *find_proj_in(const vq_model_desc *d, const char *cb)
+{
+    size_t l = strlen(cb);
+    for (int i = 0; i < d->n_tensors; i++) {
+        const char *n = d->tensors[i].name;
+        if (n && strncmp(n, cb, l) == 0 && strcmp(n + l, ".proj_in.weight") == 0) return &d->tensors[i];
+    }
+    return NULL;
+}
+
 /* Tensors of one slab must not overlap: sort (offset, numel) pairs and compare neighbours. */
 static int check_overlap(const vq_model_desc *d, vq_role role, size_t slab)
 {
@@ -84,10 +95,18 @@ int vq_model_desc_check(const vq_model_desc *d)
             cb->embed_tensor < 0 || cb->embed_tensor >= d->n_tensors)
             return vq_fail(VQ_ERR_ARG, "model %s: codebook %d is incomplete", nm, c);
         const vq_tensor_desc *e = &d->tensors[cb->embed_tensor];
-        int rows = cb->embed_dk ? cb->D : cb->K, cols = cb->embed_dk ? cb->K : cb->D;
+        int dd = cb->D;   /* the embedding's code length: D, or d of a projected lookup */
+        const vq_tensor_desc *pin = find_proj_in(d, cb->name);
+        if (pin) {
+            if (pin->ndim != 2 || pin->shape[1] != cb->D || pin->shape[0] < 1 || pin->shape[0] >= cb->D)
+                return vq_fail(VQ_ERR_ARG, "model %s: codebook %s: %s is not (d, %d) with 0 < d < %d", nm, cb->name,
+                               pin->name, cb->D, cb->D);
+            dd = (int)pin->shape[0];
+        }
+        int rows = cb->embed_dk ? dd : cb->K, cols = cb->embed_dk ? cb->K : dd;
         if (e->ndim != 2 || e->shape[0] != rows || e->shape[1] != cols)
             return vq_fail(VQ_ERR_ARG, "model %s: codebook %s: embedding %s is not (%d, %d) (%s layout)", nm,
-                           cb->name, e->name, rows, cols, cb->embed_dk ? "D, K" : "K, D");
+                           cb->name, e->name, rows, cols, pin ? (cb->embed_dk ? "d, K" : "K, d") : (cb->embed_dk ? "D, K" : "K, D"));
     }
     if (d->n_optimizers < 1 || d->n_optimizers > VQ_DESC_MAX_OPTIMIZERS)
         return vq_fail(VQ_ERR_ARG, "model %s: needs 1 to %d optimizers, has %d", nm, VQ_DESC_MAX_OPTIMIZERS,

@@ -93,8 +93,10 @@ typedef struct vq_codebook_desc {
     int grid_h, grid_w;            /* gh, gw: code map of one image at (H, W) */
     int embed_tensor;              /* index in tensors[] of its embedding */
     const struct vq_codebook_opts *opts; /* quantizer.h options, for tools; may be NULL */
-    int embed_dk;                  /* 0: embedding is (K, D) (taming's nn.Embedding);
-                                    * 1: (D, K) (rosinality's `embed` buffer) */
+    int embed_dk;                  /* 0: embedding is (K, d) (taming's nn.Embedding);
+                                    * 1: (d, K) (rosinality's `embed` buffer); d = D, or the
+                                    * lookup dimension when tensors[] holds NAME.proj_in.weight
+                                    * (d, D) (a projected lookup, quantizer.h's P_in) */
 } vq_codebook_desc;
 
 typedef struct vq_slab_range { size_t offset, count; } vq_slab_range; /* = optim.h's vq_range */

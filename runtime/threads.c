@@ -69,26 +69,23 @@ int vq_maybe_reexec_with_coretype(char **argv, const char *want)
 {
     if (!argv || !argv[0]) return VQ_OK;
     if (getenv("VQ_CORETYPE_REEXEC")) return VQ_OK;   /* never loop */
-    /* Both are read once, when OpenBLAS and libgomp load: only a fresh
-     * process image picks them up. Spinning OpenMP workers (the default wait
-     * policy) steal the cores OpenBLAS's own threads need: 2-4x slower convs
-     * measured on 2 cores (docs/runtime-kernels.md). */
+    /* OMP_WAIT_POLICY is left to the user: with one thread pool (vq_threads_set) libgomp's
+     * default (spin briefly, then sleep) is 10% faster than passive on tiny@32's training
+     * step (266 vs 293 ms, 2 threads) and still yields a shared core (docs/runtime-kernels.md). */
     int want_core = want && *want && !getenv("VQ_KEEP_OPENBLAS_CORETYPE") &&
                     strcasecmp(vq_threads_openblas_coretype(), want) != 0;
-    int want_passive = getenv("OMP_WAIT_POLICY") == NULL;
-    if (!want_core && !want_passive) return VQ_OK;
+    if (!want_core) return VQ_OK;
+    /* OPENBLAS_CORETYPE is read once, when OpenBLAS loads: only a fresh process image picks it up. */
     const char *old = getenv("OPENBLAS_CORETYPE");
     char *saved = old ? strdup(old) : NULL;
-    if ((want_core && setenv("OPENBLAS_CORETYPE", want, 1)) ||
-        (want_passive && setenv("OMP_WAIT_POLICY", "passive", 1)) || setenv("VQ_CORETYPE_REEXEC", "1", 1)) {
+    if (setenv("OPENBLAS_CORETYPE", want, 1) || setenv("VQ_CORETYPE_REEXEC", "1", 1)) {
         free(saved);
-        return vq_fail(VQ_ERR_IO, "cannot set the OpenBLAS/OpenMP environment: %s", strerror(errno));
+        return vq_fail(VQ_ERR_IO, "cannot set the OpenBLAS environment: %s", strerror(errno));
     }
     execv("/proc/self/exe", argv);
     int err = errno; /* only reached when exec failed */
     if (saved) setenv("OPENBLAS_CORETYPE", saved, 1);
     else unsetenv("OPENBLAS_CORETYPE");
-    if (want_passive) unsetenv("OMP_WAIT_POLICY");
     unsetenv("VQ_CORETYPE_REEXEC");
     free(saved);
     return vq_fail(VQ_ERR_IO, "re-executing %s with its OpenBLAS/OpenMP environment: %s", argv[0], strerror(err));

@@ -51,9 +51,8 @@ const char *vq_threads_recommended_coretype(void);
  * refuse a kernel the CPU lacks, so we never loop). Returns VQ_ERR_IO if
  * exec fails, with the environment restored. Call it first thing in main,
  * before threads start or files open. argv: main's, NULL-terminated.
- * It also sets OMP_WAIT_POLICY=passive when the user set no policy (and
- * re-executes for that alone): spinning idle OpenMP workers take the cores
- * OpenBLAS's threads need (convolutions 2-4x slower on 2 cores). */
+ * OMP_WAIT_POLICY is not touched (it used to be set to passive while OpenBLAS
+ * kept its own pool; with one pool the default is faster). */
 int vq_maybe_reexec_with_coretype(char **argv, const char *want);
 
 #endif

@@ -2,6 +2,9 @@
 # Runs each test (a cmocka binary or a shell script) and summarizes.
 # A script test gets BUILD in its environment and runs from the repository root.
 set -u
+# Tests share the machine with whatever else runs (CI, other jobs): idle OpenMP workers sleep
+# instead of spinning. The driver itself leaves the policy to the user (runtime/threads.h).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 pass=0; fail=0; failed=()
 for t in "$@"; do
   name=$(basename "$t")

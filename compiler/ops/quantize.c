@@ -5,7 +5,11 @@
  * restart: cb_push), because the runtime codebook owns its array.
  * Forward keeps only the indices (B, H, W); backward reads z and the indices
  * and adds codebook_weight * d(q_loss) plus the straight-through gradient.
- * Legend: B batch, D code dim, H, W code map, K codes.
+ * With lookup_dim the projections P_in (d, D), b_in, P_out (D, d), b_out are
+ * the codebook's last four parameters (sema.c): pulled like the table, their
+ * gradients written by vq_quantize_backward straight into the gradient slab
+ * (nn.Linear layout on both sides, so no copy).
+ * Legend: B batch, D code dim, d lookup dim (= D without projection), H, W code map, K codes.
  */
 #include <string.h>
 
@@ -24,8 +28,13 @@ static void q_fwd(emit_ctx *e, const unit *u, const char *sym)
     const ir_node *n = cg_node(e->g, u->node);
     const ir_shape *z = &e->g->m->tensors[n->in[0]].shape;
     int c = n->codebook;
-    cw_line(e->w, "vq_codebook *cb = &m->cb[%d];  /* %s: K = %lld, D = %lld */", c, e->g->m->codebooks[c].name,
-            (long long)e->g->m->codebooks[c].entries, (long long)e->g->m->codebooks[c].dim);
+    const ir_codebook *icb = &e->g->m->codebooks[c];
+    if (icb->lookup_dim)
+        cw_line(e->w, "vq_codebook *cb = &m->cb[%d];  /* %s: K = %lld, D = %lld, lookup in d = %lld */", c, icb->name,
+                (long long)icb->entries, (long long)icb->dim, (long long)icb->lookup_dim);
+    else
+        cw_line(e->w, "vq_codebook *cb = &m->cb[%d];  /* %s: K = %lld, D = %lld */", c, icb->name,
+                (long long)icb->entries, (long long)icb->dim);
     cw_line(e->w, "const int H = %lld, W = %lld;", (long long)z->d[2], (long long)z->d[3]);
     cw_open(e->w, "if (m->kmeans_pending[%d] && mode == VQ_MODE_TRAIN)", c);
     cw_line(e->w, "int rc = vq_codebook_init(cb, rng, %s, B, H, W);", e_act(e, n->in[0]));
@@ -45,14 +54,23 @@ static void q_bwd(emit_ctx *e, const unit *u, const char *sym)
     const ir_shape *z = &e->g->m->tensors[n->in[0]].shape;
     const ir_codebook *cb = &e->g->m->codebooks[n->codebook];
     int c = n->codebook, grad = strcmp(cb->update, "gradient") == 0, ros = strcmp(cb->naming, "rosinality") == 0;
+    const long long d = (long long)(cb->lookup_dim ? cb->lookup_dim : cb->dim);
     cw_line(e->w, "const int H = %lld, W = %lld;", (long long)z->d[2], (long long)z->d[3]);
     cw_line(e->w, "vq_codebook_grads gr;");
     cw_line(e->w, "memset(&gr, 0, sizeof gr);");
     if (grad && !ros) {
-        cw_line(e->w, "gr.dembed = %s;  /* (K, D), the slab's layout */", e_dparam(e, cb->param[0]));
+        cw_line(e->w, "gr.dembed = %s;  /* (K, %s), the slab's layout */", e_dparam(e, cb->param[0]), cb->lookup_dim ? "d" : "D");
     } else if (grad) {
-        cw_line(e->w, "gr.dembed = m->cb_dtmp[%d];  /* (K, D); the slab holds (D, K) */", c);
-        cw_line(e->w, "memset(gr.dembed, 0, sizeof(float) * %lld);", (long long)(cb->entries * cb->dim));
+        cw_line(e->w, "gr.dembed = m->cb_dtmp[%d];  /* (K, %s); the slab holds (%s, K) */", c, cb->lookup_dim ? "d" : "D",
+                cb->lookup_dim ? "d" : "D");
+        cw_line(e->w, "memset(gr.dembed, 0, sizeof(float) * %lld);", (long long)cb->entries * d);
+    }
+    if (cb->lookup_dim) {
+        const int *pp = cb->param + cb->n_param - 4;   /* proj_in.weight, .bias, proj_out.weight, .bias */
+        cw_line(e->w, "gr.dproj_in_w = %s;   /* (d, D) */", e_dparam(e, pp[0]));
+        cw_line(e->w, "gr.dproj_in_b = %s;   /* (d) */", e_dparam(e, pp[1]));
+        cw_line(e->w, "gr.dproj_out_w = %s;  /* (D, d) */", e_dparam(e, pp[2]));
+        cw_line(e->w, "gr.dproj_out_b = %s;  /* (D) */", e_dparam(e, pp[3]));
     }
     cw_line(e->w, "int rc = vq_quantize_backward(&gr, %s, %s, %s, (const int32_t *)%s, &m->cb[%d], B, H, W, "
                   "(float)CODEBOOK_WEIGHT);",
@@ -63,7 +81,7 @@ static void q_bwd(emit_ctx *e, const unit *u, const char *sym)
         cw_line(e->w, "float *dst = %s;", e_dparam(e, cb->param[0]));
         cw_line(e->w, "for (int k = 0; k < %lld; k++)", (long long)cb->entries);
         cw_line(e->w, "    for (int d = 0; d < %lld; d++) dst[(size_t)d * %lld + k] += gr.dembed[(size_t)k * %lld + d];",
-                (long long)cb->dim, (long long)cb->entries, (long long)cb->dim);
+                d, (long long)cb->entries, d);
     }
 }
 

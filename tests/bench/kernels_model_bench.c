@@ -3,7 +3,7 @@
  * occurs in one training step (forward + backward). Not part of `make test`.
  *
  *     make kernels-model-bench                  # builds, runs both models
- *     build/bench/kernels_model_bench [fmnist|f16] [reps]
+ *     build/bench/kernels_model_bench [fmnist|f16|tiny32] [reps]
  *
  * Models: vqgan_fmnist at batch 32 (autoencoder convs of
  * generated/vqgan_fmnist/vqgan_fmnist.c, the 2-layer PatchGAN left out) and
@@ -206,6 +206,37 @@ static void run_fmnist(int reps)
            c, ct[0], ct[1], ct[2], g, gt[0], gt[1], a, c + g + a);
 }
 
+/* tiny@32 of `make bench` (scripts/bench/cases.json): vqgan_f16 with ch 32, ch_mult 1,2,2,
+ * 1 res block, attention at 8, z 32, RGB 32x32, batch 32, PatchGAN ndf 64, 3 layers. Counts are
+ * one autoencoder forward; the discriminator rows run once (the step runs D three times). */
+static void run_tiny32(int reps)
+{
+    const int B = 32;
+    conv_case cs[] = {
+        {"conv_in 3->32 @32", k3(B, 3, 32, 32), 1, 0},
+        {"k3 32->32 @32", k3(B, 32, 32, 32), 4, 1},
+        {"down k3s2 32 @32", k3s2(B, 32, 32), 1, 1},
+        {"k3 32->64 @16", k3(B, 32, 64, 16), 1, 1},
+        {"k3 64->64 @16", k3(B, 64, 64, 16), 5, 1},
+        {"down k3s2 64 @16", k3s2(B, 64, 16), 1, 1},
+        {"k3 64->64 @8", k3(B, 64, 64, 8), 14, 1},
+        {"k3 64->64 @32 (upsample conv)", k3(B, 64, 64, 32), 1, 1},
+        {"k3 64->32 @32", k3(B, 64, 32, 32), 1, 1},
+        {"k1 64->64 @8 (attention)", k1(B, 64, 64, 8), 20, 1},
+        {"conv_out k3 32->3 @32", k3(B, 32, 3, 32), 1, 1},
+        {"disc k4s2 3->64 @32", kk(B, 3, 64, 32, 4, 2, 1, 1), 1, 0},
+        {"disc k4s2 64->128 @16", kk(B, 64, 128, 16, 4, 2, 1, 0), 1, 1},
+        {"disc k4s2 128->256 @8", kk(B, 128, 256, 8, 4, 2, 1, 0), 1, 1},
+        {"disc k4s1 256->512 @4", kk(B, 256, 512, 4, 4, 1, 1, 0), 1, 1},
+        {"disc k4s1 512->1 @3", kk(B, 512, 1, 3, 4, 1, 1, 1), 1, 1},
+    };
+    double ct[3] = {0};
+    printf("== tiny@32, batch %d, %d threads, OpenBLAS %d thread(s), core %s, median of %d ==\n", B,
+           vq_threads_get(), openblas_get_num_threads(), vq_threads_openblas_coretype(), reps);
+    double c = bench_conv(cs, (int)(sizeof cs / sizeof cs[0]), reps, ct);
+    printf("TOTAL tiny32: conv %.1f ms (fwd %.1f, bwd-data %.1f, bwd-weight %.1f)\n", c, ct[0], ct[1], ct[2]);
+}
+
 static void run_f16(int reps)
 {
     const int B = 1;
@@ -246,5 +277,6 @@ int main(int argc, char **argv)
     vq_threads_set(0);
     if (!strcmp(which, "fmnist") || !strcmp(which, "both")) run_fmnist(reps);
     if (!strcmp(which, "f16") || !strcmp(which, "both")) run_f16(reps);
+    if (!strcmp(which, "tiny32")) run_tiny32(reps);
     return 0;
 }

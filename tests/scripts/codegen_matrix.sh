@@ -9,8 +9,9 @@
 #  2. examples/custom_attention.vq generates, builds with -Werror, and trains two
 #     steps on Fashion-MNIST with 2 threads (images in parallel, the batched sgemm
 #     calls on OpenMP threads), with finite losses;
-#  3. a codebook with lookup_dim (not generated yet) is refused at its .vq line, with
-#     the exact diagnostic, by both `vqc -o` and `--dump=plan`: never silently ignored.
+#  3. a codebook with lookup_dim >= dim is refused at its .vq line, with the exact
+#     diagnostic, by both `vqc -o` and `--dump=plan`, and no code is written
+#     (a valid lookup_dim is generated: tests/scripts/codegen_lookup.sh).
 # A few seconds.
 set -euo pipefail
 ROOT=$(pwd)
@@ -53,23 +54,23 @@ if [ -f "$TMP/run/metrics.csv" ]; then
 else
     echo "FAIL: no metrics.csv"; fail=1
 fi
-# 3. lookup_dim is refused, not ignored
-echo "== lookup_dim"
-sed 's/^codebook quantize .*/codebook quantize {\n    entries = 8; dim = 4;\n    lookup_dim = 2;\n}/' \
+# 3. lookup_dim >= dim is refused (sema), not generated
+echo "== lookup_dim >= dim"
+sed 's/^codebook quantize .*/codebook quantize {\n    entries = 8; dim = 4;\n    lookup_dim = 4;\n}/' \
     tests/codegen/op_matrix.vq > "$TMP/lookup.vq"
 cat > "$TMP/lookup.expected" <<EXP
-$TMP/lookup.vq:15:5: error: codebook 'quantize': the code generator does not handle lookup_dim yet (a lookup in a projected space); remove it to quantize in the full 4 dimensions
-   15 |     lookup_dim = 2;
+$TMP/lookup.vq:15:5: error: lookup_dim 4 must be smaller than dim 4
+   15 |     lookup_dim = 4;
       |     ^~~~~~~~~~
 EXP
 for mode in "-o $TMP/lookup" "--dump=plan"; do
     # shellcheck disable=SC2086
     if "$BUILD/vqc" $mode "$TMP/lookup.vq" > /dev/null 2> "$TMP/lookup.err"; then
-        echo "FAIL: vqc $mode accepted lookup_dim"; fail=1
+        echo "FAIL: vqc $mode accepted lookup_dim = dim"; fail=1
     elif ! diff "$TMP/lookup.expected" "$TMP/lookup.err"; then
         echo "FAIL: vqc $mode: unexpected diagnostic"; fail=1
     else
-        echo "ok   vqc $mode refuses lookup_dim at its line"
+        echo "ok   vqc $mode refuses lookup_dim = dim at its line"
     fi
 done
 [ -e "$TMP/lookup/op_matrix.c" ] && { echo "FAIL: code was written despite the error"; fail=1; }

@@ -418,8 +418,8 @@ static void test_backward_fd(void **st)
 int main(int argc, char **argv)
 {
     (void)argc;
-    /* OMP_WAIT_POLICY=passive unless set (re-executes): spinning OpenMP workers
-     * starve OpenBLAS on a loaded 2-core machine (29 s instead of 2 s measured) */
+    /* scripts/run-tests.sh runs this with OMP_WAIT_POLICY=passive: spinning OpenMP
+     * workers starved OpenBLAS on a loaded 2-core machine (29 s instead of 2 s measured) */
     vq_maybe_reexec_with_coretype(argv, NULL);
     const struct CMUnitTest pool_tests[] = {
         cmocka_unit_test(test_pool_forward_values),
