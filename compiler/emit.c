@@ -347,73 +347,6 @@ static void emit_cb_opts(emit_ctx *e)
     cw_blank(w);
 }
 
-/* decode: z_q from indices, the codebook vectors (normalized for cosine). */
-static void emit_lookup(emit_ctx *e)
-{
-    cwriter *w = e->w;
-    int plain = 0;   /* emitted only when a codebook without lookup_dim uses it */
-    for (int c = 0; c < e->g->m->n_codebooks; c++) plain |= !e->g->m->codebooks[c].lookup_dim;
-    if (!plain) return;
-    cw_line(w, "/* zq (B, D, H, W) = the codes idx (B, H, W) of codebook cb (normalized for cosine distance) */");
-    cw_open(w, "static void cb_lookup(float *zq, const int32_t *idx, const vq_codebook *cb, int B, int H, int W)");
-    cw_line(w, "const int D = cb->D;");
-    cw_open(w, "for (int b = 0; b < B; b++)");
-    cw_open(w, "for (int p = 0; p < H * W; p++)");
-    cw_line(w, "const float *e = cb->embed + (size_t)idx[(size_t)b * H * W + p] * D;");
-    cw_line(w, "float s = 1.0f;");
-    cw_open(w, "if (cb->opt.distance == VQ_DIST_COSINE)");
-    cw_line(w, "double n2 = 0.0;");
-    cw_line(w, "for (int d = 0; d < D; d++) n2 += (double)e[d] * e[d];");
-    cw_line(w, "s = (float)(1.0 / (sqrt(n2) > 1e-12 ? sqrt(n2) : 1e-12));");
-    cw_close(w, "");
-    cw_line(w, "for (int d = 0; d < D; d++) zq[((size_t)b * D + d) * H * W + p] = e[d] * s;");
-    cw_close(w, "");
-    cw_close(w, "");
-    cw_close(w, "");
-    cw_blank(w);
-}
-
-/* decode with lookup_dim: the codes projected back by P_out. */
-static void emit_lookup_proj(emit_ctx *e)
-{
-    cwriter *w = e->w;
-    if (!any_lookup_dim(e->g->m)) return;
-    /* The same arithmetic as vq_quantize_forward (quantizer_fwdbwd.c, quantizer.c's
-     * vq_quant_search_codes), so decode(encode(x)) gives forward's z_q bit for bit. */
-    cw_line(w, "/* lookup_dim: zq (B, D, H, W) = P_out c_idx + b_out, c (K, d) the codes as searched (normalized for");
-    cw_line(w, " * cosine distance), each code's output o (K, D) formed once as vq_quantize_forward does. */");
-    cw_open(w, "static int cb_lookup_proj(float *zq, const int32_t *idx, const vq_codebook *cb, int B, int H, int W)");
-    cw_line(w, "const int K = cb->K, D = cb->D, d = cb->d;");
-    cw_line(w, "float *c = vq_alloc(sizeof(float) * (size_t)K * (size_t)d);  /* (K, d) */");
-    cw_line(w, "float *o = vq_alloc(sizeof(float) * (size_t)K * (size_t)D);  /* (K, D) */");
-    cw_open(w, "if (!c || !o)");
-    cw_line(w, "vq_free(c);");
-    cw_line(w, "vq_free(o);");
-    cw_line(w, "return vq_fail(VQ_ERR_NOMEM, \"decode: out of memory for the codes' projections\");");
-    cw_close(w, "");
-    cw_open(w, "for (int k = 0; k < K; k++)");
-    cw_line(w, "const float *e = cb->embed + (size_t)k * d;");
-    cw_line(w, "double s2 = 0.0;");
-    cw_line(w, "for (int j = 0; j < d; j++) s2 += (double)e[j] * e[j];");
-    cw_line(w, "const float nr = (float)sqrt(s2);");
-    cw_line(w, "const float s = cb->opt.distance == VQ_DIST_COSINE ? 1.0f / (nr > 1e-12f ? nr : 1e-12f) : 1.0f;");
-    cw_line(w, "for (int j = 0; j < d; j++) c[(size_t)k * d + j] = e[j] * s;");
-    cw_line(w, "memcpy(o + (size_t)k * D, cb->proj_out_b, sizeof(float) * (size_t)D);");
-    cw_close(w, "");
-    cw_line(w, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, d, 1.0f, c, d, cb->proj_out_w, d, 1.0f, o, D);");
-    cw_open(w, "for (int b = 0; b < B; b++)");
-    cw_open(w, "for (int ch = 0; ch < D; ch++)");
-    cw_line(w, "float *dst = zq + ((size_t)b * D + ch) * H * W;");
-    cw_line(w, "for (int p = 0; p < H * W; p++) dst[p] = o[(size_t)idx[(size_t)b * H * W + p] * D + ch];");
-    cw_close(w, "");
-    cw_close(w, "");
-    cw_line(w, "vq_free(c);");
-    cw_line(w, "vq_free(o);");
-    cw_line(w, "return 0;");
-    cw_close(w, "");
-    cw_blank(w);
-}
-
 /* --- everything around the units -------------------------------------------- */
 
 static int n_codebooks(const cg *g) { return g->m->n_codebooks ? g->m->n_codebooks : 0; }
@@ -687,14 +620,10 @@ static void emit_entry_points(emit_ctx *e)
             cw_line(w, "    if (idx[%d][i] < 0 || idx[%d][i] >= %lld) return vq_fail(VQ_ERR_ARG, \"%s: code %%d at "
                        "position %%zu is outside 0..%lld\", (int)idx[%d][i], i);",
                     c, c, (long long)m->codebooks[c].entries, m->codebooks[c].name, (long long)m->codebooks[c].entries - 1, c);
-            if (m->codebooks[c].lookup_dim) {
-                cw_line(w, "int rc = cb_lookup_proj(%s, idx[%d], &m->cb[%d], B, %lld, %lld);", e_act(e, dec->in[k]), c, c,
-                        (long long)s->d[2], (long long)s->d[3]);
-                cw_line(w, "if (rc) return rc;");
-            } else {
-                cw_line(w, "cb_lookup(%s, idx[%d], &m->cb[%d], B, %lld, %lld);", e_act(e, dec->in[k]), c, c,
-                        (long long)s->d[2], (long long)s->d[3]);
-            }
+            /* the codes as the forward outputs them (normalized, projected): quantizer.h */
+            cw_line(w, "int rc = vq_codebook_lookup(%s, idx[%d], &m->cb[%d], B, %lld, %lld);", e_act(e, dec->in[k]), c, c,
+                    (long long)s->d[2], (long long)s->d[3]);
+            cw_line(w, "if (rc) return rc;");
             cw_close(w, "");
         }
         cw_line(w, "int rc = run_decoder(m, B, VQ_MODE_EVAL, NULL);");
@@ -1096,8 +1025,6 @@ int cg_generate(const ir_model *m, const codegen_opts *o, diag_sink *d)
     cw_blank(&body);
     emit_cb_opts(&e);
     emit_codebook_fns(&e);
-    emit_lookup(&e);
-    emit_lookup_proj(&e);
     emit_lifecycle(&e);
     emit_forward_graph(&e, IR_ENCODER, syms, "run_encoder");
     emit_forward_graph(&e, IR_DECODER, syms, "run_decoder");
@@ -1126,10 +1053,11 @@ int cg_generate(const ir_model *m, const codegen_opts *o, diag_sink *d)
     cw_line(&file, "#include <stdio.h>");
     cw_line(&file, "#include <stdlib.h>");
     cw_line(&file, "#include <string.h>");
-    int sgemm = any_lookup_dim(m);   /* cb_lookup_proj */
     for (int i = 0; i < m->n_nodes; i++)
-        if (m->nodes[i].op == IR_OP_MATMUL) sgemm = 1;   /* ops/matrix.c calls sgemm itself */
-    if (sgemm) cw_line(&file, "#include <cblas.h>");
+        if (m->nodes[i].op == IR_OP_MATMUL) {   /* ops/matrix.c calls sgemm itself */
+            cw_line(&file, "#include <cblas.h>");
+            break;
+        }
     cw_blank(&file);
     cw_line(&file, "#include \"kernels.h\"");
     cw_line(&file, "#include \"lpips.h\"");

@@ -109,6 +109,11 @@ int vq_codebook_init(vq_codebook *cb, vq_rng *rng, const float *z, int B, int H,
 int vq_quantize_forward(int32_t *idx, float *zq, float *loss,
                         const float *z, const vq_codebook *cb, int B, int H, int W);
 
+/* Decode: zq (B, D, H, W) = the codes idx (B*H*W, each in 0..K-1) exactly as the forward
+ * outputs them (normalized for cosine distance, then P_out c + b_out with a projection), so
+ * decoding the indices of a forward gives that forward's zq bit for bit. */
+int vq_codebook_lookup(float *zq, const int32_t *idx, const vq_codebook *cb, int B, int H, int W);
+
 /* Backward of L = <dzq, zq> + loss_weight * loss. dz (B, D, H, W) += straight-
  * through dzq plus the commitment gradient; g->dembed += the codebook term's
  * gradient (gradient update only); projections get theirs. idx from forward. */

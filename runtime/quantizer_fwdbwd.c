@@ -28,6 +28,49 @@ static void loss_coefs(const vq_codebook *cb, double *a, double *g)
     *g = cb->opt.update == VQ_UPDATE_EMA ? 0.0 : (legacy ? beta : 1.0);
 }
 
+/* zq (B, D, H, W) = the output of code idx[n] at each position: c (K, d) the codes as searched,
+ * projected by P_out into o (K, D) first when the codebook has a projection (o == c otherwise):
+ * each code's output is formed once, then gathered. */
+static void codes_to_output(float *zq, const int32_t *idx, const float *c, float *o, const vq_codebook *cb,
+                            int B, int64_t HW)
+{
+    const int K = cb->K, D = cb->D, d = cb->d;
+    if (o != c) {   /* o (K, D) = c (K, d) . P_out^T (d, D) + b_out */
+        for (int k = 0; k < K; k++) memcpy(o + (int64_t)k * D, cb->proj_out_b, (size_t)D * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, d, 1.0f, c, d, cb->proj_out_w, d, 1.0f, o, D);
+    }
+    #pragma omp parallel for collapse(2) schedule(static) if ((int64_t)B * HW * D >= VQ_PARALLEL_MIN)
+    for (int b = 0; b < B; b++)
+        for (int ch = 0; ch < D; ch++) {
+            float *dst = zq + ((int64_t)b * D + ch) * HW;
+            const int32_t *ib = idx + (int64_t)b * HW;
+            for (int64_t p = 0; p < HW; p++) dst[p] = o[(int64_t)ib[p] * D + ch];
+        }
+}
+
+int vq_codebook_lookup(float *zq, const int32_t *idx, const vq_codebook *cb, int B, int H, int W)
+{
+    int rc = vq_quant_check(cb, "vq_codebook_lookup", B, H, W);
+    if (rc) return rc;
+    if (!idx || !zq) return vq_fail(VQ_ERR_ARG, "vq_codebook_lookup: NULL idx or zq");
+    const int K = cb->K, D = cb->D, d = cb->d;
+    const int64_t N = (int64_t)B * H * W;
+    for (int64_t n = 0; n < N; n++)
+        if (idx[n] < 0 || idx[n] >= K)
+            return vq_fail(VQ_ERR_ARG, "vq_codebook_lookup: code %d at position %lld is outside 0..%d", (int)idx[n],
+                           (long long)n, K - 1);
+    float *c = vq_alloc((size_t)K * d * sizeof(float));                                 /* (K, d) */
+    float *o = cb->proj_in_w ? vq_alloc((size_t)K * D * sizeof(float)) : c;            /* (K, D) */
+    if (!c || !o) rc = vq_fail_context(VQ_ERR_NOMEM, "vq_codebook_lookup");
+    else {
+        vq_quant_search_codes(c, NULL, NULL, cb);
+        codes_to_output(zq, idx, c, o, cb, B, (int64_t)H * W);
+    }
+    if (o != c) vq_free(o);
+    vq_free(c);
+    return rc;
+}
+
 int vq_quantize_forward(int32_t *idx, float *zq, float *loss,
                         const float *z, const vq_codebook *cb, int B, int H, int W)
 {
@@ -50,18 +93,7 @@ int vq_quantize_forward(int32_t *idx, float *zq, float *loss,
     rc = vq_quant_nearest(idx, v, c, csq, N, d, K, cb->opt.tile_n, cb->opt.tile_k);
     if (rc) goto out;
 
-    if (proj) {
-        /* o (K, D) = c (K, d) . P_out^T (d, D) + b_out: each code's output once, then a gather. */
-        for (int k = 0; k < K; k++) memcpy(o + (int64_t)k * D, cb->proj_out_b, (size_t)D * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, D, d, 1.0f, c, d, cb->proj_out_w, d, 1.0f, o, D);
-    }
-    #pragma omp parallel for collapse(2) schedule(static) if (N * D >= VQ_PARALLEL_MIN)
-    for (int b = 0; b < B; b++)
-        for (int ch = 0; ch < D; ch++) {
-            float *dst = zq + ((int64_t)b * D + ch) * HW;
-            const int32_t *ib = idx + (int64_t)b * HW;
-            for (int64_t p = 0; p < HW; p++) dst[p] = o[(int64_t)ib[p] * D + ch];
-        }
+    codes_to_output(zq, idx, c, o, cb, B, HW);
 
     /* Serial double sum: the same value for any thread count. */
     double s = 0.0;

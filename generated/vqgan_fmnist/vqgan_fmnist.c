@@ -605,23 +605,6 @@ static void cb_push(vq_model *m, int c) {
     }
 }
 
-/* zq (B, D, H, W) = the codes idx (B, H, W) of codebook cb (normalized for cosine distance) */
-static void cb_lookup(float *zq, const int32_t *idx, const vq_codebook *cb, int B, int H, int W) {
-    const int D = cb->D;
-    for (int b = 0; b < B; b++) {
-        for (int p = 0; p < H * W; p++) {
-            const float *e = cb->embed + (size_t)idx[(size_t)b * H * W + p] * D;
-            float s = 1.0f;
-            if (cb->opt.distance == VQ_DIST_COSINE) {
-                double n2 = 0.0;
-                for (int d = 0; d < D; d++) n2 += (double)e[d] * e[d];
-                s = (float)(1.0 / (sqrt(n2) > 1e-12 ? sqrt(n2) : 1e-12));
-            }
-            for (int d = 0; d < D; d++) zq[((size_t)b * D + d) * H * W + p] = e[d] * s;
-        }
-    }
-}
-
 /* Checks every shape at max_b and sizes the shared scratch (conv columns, attention). */
 static int plan_scratch(int max_b, size_t *scratch) {
     (void)max_b;
@@ -4643,7 +4626,8 @@ static int model_decode(vq_model *m, float *out, const int32_t *const *idx, int 
         const size_t n = (size_t)B * 64;
         for (size_t i = 0; i < n; i++)
             if (idx[0][i] < 0 || idx[0][i] >= 512) return vq_fail(VQ_ERR_ARG, "quantize: code %d at position %zu is outside 0..511", (int)idx[0][i], i);
-        cb_lookup((A + (size_t)2310144 * MB), idx[0], &m->cb[0], B, 8, 8);
+        int rc = vq_codebook_lookup((A + (size_t)2310144 * MB), idx[0], &m->cb[0], B, 8, 8);
+        if (rc) return rc;
     }
     int rc = run_decoder(m, B, VQ_MODE_EVAL, NULL);
     if (rc) return rc;

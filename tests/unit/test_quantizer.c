@@ -634,6 +634,36 @@ static void test_checkpoint_state_list(void **state)
     vq_codebook_destroy(&cb);
 }
 
+/* vq_codebook_lookup (decode) gives the forward's zq for the forward's indices, bit for bit:
+ * l2, cosine (normalized codes), cosine with a projection (P_out applied). */
+static void test_lookup_matches_forward(void **state)
+{
+    (void)state;
+    for (int variant = 0; variant < 3; variant++) {
+        vq_codebook_opts o;
+        vq_codebook_opts_default(&o, 8, 5);
+        o.init = VQ_INIT_NORMAL;
+        if (variant >= 1) o.distance = VQ_DIST_COSINE;
+        if (variant == 2) o.lookup_dim = 3;
+        vq_codebook cb;
+        CHECK(vq_codebook_create(&cb, &o));
+        vq_rng rng;
+        vq_rng_seed(&rng, 11 + (uint64_t)variant);
+        CHECK(vq_codebook_init(&cb, &rng, NULL, 0, 0, 0));
+        enum { B = 2, H = 2, W = 3, N = B * H * W };
+        float z[B * 5 * H * W], zq[B * 5 * H * W], zq2[B * 5 * H * W];
+        for (int i = 0; i < B * 5 * H * W; i++) z[i] = vq_rng_normal(&rng, 0.0f, 1.0f);
+        int32_t idx[N];
+        CHECK(vq_quantize_forward(idx, zq, NULL, z, &cb, B, H, W));
+        CHECK(vq_codebook_lookup(zq2, idx, &cb, B, H, W));
+        assert_memory_equal(zq, zq2, sizeof zq);
+        idx[3] = 8;
+        assert_int_equal(vq_codebook_lookup(zq2, idx, &cb, B, H, W), VQ_ERR_ARG);
+        assert_non_null(strstr(vq_last_error(), "outside 0..7"));
+        vq_codebook_destroy(&cb);
+    }
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -791,6 +821,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_state_list),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_threads_agree),
+        cmocka_unit_test(test_lookup_matches_forward),
         cmocka_unit_test(test_matches_taming),
         cmocka_unit_test(test_matches_rosinality),
     };
