@@ -93,6 +93,21 @@ void zero_grad_once(emit_ctx *e, char *zeroed, int t)
             e_fmt(e, "%%%d", t), e_shape(e, t));
 }
 
+/* 1 when u's backward may overwrite in[0]'s gradient: the op's emitter can, nothing has
+ * written that gradient yet, and no other gradient the unit touches shares its value (the
+ * epilogue adds into the residual's gradient before the op's backward runs). Marks it zeroed. */
+static int first_writer(emit_ctx *e, char *zeroed, const unit *u, const ir_node *n)
+{
+    if (!cg_emitter(n->op)->overwrite_dx || n->n_in < 1) return 0;
+    const int *gv = e->g->gval, v = gv[n->in[0]];
+    if (v < 0 || zeroed[v] || gv[u->out] == v) return 0;
+    if (u->res_tensor >= 0 && gv[u->res_tensor] == v) return 0;
+    for (int k = 1; k < n->n_in; k++)
+        if (gv[n->in[k]] == v) return 0;
+    zeroed[v] = 1;
+    return 1;
+}
+
 static const char *unit_sym(emit_ctx *e, const unit *u, const char **syms)
 {
     (void)e;
@@ -163,13 +178,15 @@ void emit_backward_units(emit_ctx *e, const char **syms, int disc, char *zeroed)
         prof_emit_start(e);
         cw_begin(e->w);
         zero_grad_once(e, zeroed, u->out);   /* an output nothing consumed: zero gradient */
-        for (int k = 0; k < n->n_in; k++) zero_grad_once(e, zeroed, n->in[k]);
+        e->dx_first = first_writer(e, zeroed, u, n);
+        for (int k = 0; k < n->n_in; k++) zero_grad_once(e, zeroed, n->in[k]);   /* skips a first-written dx */
         if (u->res_tensor >= 0) zero_grad_once(e, zeroed, u->res_tensor);
         cw_close(e->w, "");
         epilogue_bwd(e, u);
         prof_emit_unit(e, u, PROF_BWD);   /* zeroing + epilogue apart from a conv's weight-grad row */
         cw_begin(e->w);
         cg_emitter(n->op)->bwd(e, u, unit_sym(e, u, syms));
+        e->dx_first = 0;
         cw_close(e->w, "");
         prof_emit_unit(e, u, PROF_BWD);
     }

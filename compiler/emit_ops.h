@@ -24,6 +24,9 @@ typedef struct emit_ctx {
                                 * (the generator's pass through the discriminator): no dW, no dbias */
     int in_backward;           /* 1 while emitting the backward schedule: e_act gives the recomputed
                                 * copy of a tensor where there is one (g->rval) */
+    int dx_first;              /* 1 while emitting a backward whose in[0] gradient is written here for
+                                * the first time and was not zeroed: the emitter must overwrite it
+                                * (only for ops with overwrite_dx set) */
 } emit_ctx;
 
 typedef struct cg_op_emit {
@@ -35,6 +38,9 @@ typedef struct cg_op_emit {
     void (*decl)(emit_ctx *e, const unit *u, const char *sym);
     void (*fwd)(emit_ctx *e, const unit *u, const char *sym);
     void (*bwd)(emit_ctx *e, const unit *u, const char *sym);
+    /* 1: bwd can write in[0]'s gradient instead of adding to it (honours e->dx_first), so the
+     * gradient's first writer skips the memset and the read of zeros. */
+    int overwrite_dx;
 } cg_op_emit;
 
 const cg_op_emit *cg_emitter(ir_op op);  /* never NULL; fwd NULL: not handled */

@@ -61,4 +61,4 @@ static void an_bwd(emit_ctx *e, const unit *u, const char *sym)
             e_grad(e, u->out), e_act(e, n->in[0]), e_param(e, loc), e_param(e, scale));
 }
 
-const cg_op_emit cg_emit_act_norm = {NULL, an_reads, an_decl, an_fwd, an_bwd};
+const cg_op_emit cg_emit_act_norm = {NULL, an_reads, an_decl, an_fwd, an_bwd, 0};

@@ -53,4 +53,4 @@ static void attn_bwd(emit_ctx *e, const unit *u, const char *sym)
             (long long)positions(e->g, n));
 }
 
-const cg_op_emit cg_emit_attention = {attn_plan, attn_reads, attn_decl, attn_fwd, attn_bwd};
+const cg_op_emit cg_emit_attention = {attn_plan, attn_reads, attn_decl, attn_fwd, attn_bwd, 0};

@@ -60,12 +60,12 @@ static void conv2d_bwd(emit_ctx *e, const unit *u, const char *sym)
         cw_line(e->w, "vq_conv2d_backward_weight(%s, %s, %s, %s, &s, S);", e_dparam(e, w), e_dparam(e, b),
                 e_grad(e, n->out[0]), e_act(e, n->in[0]));
     prof_emit_weight_grad(e, u);   /* bench: the backward-weight call has its own row */
-    if (e->g->gval[n->in[0]] >= 0)
-        cw_line(e->w, "vq_conv2d_backward_data(%s, %s, %s, &s, S);", e_grad(e, n->in[0]), e_grad(e, n->out[0]),
-                e_param(e, w));
+    if (e->g->gval[n->in[0]] >= 0)   /* the first writer of dx overwrites it (no memset before) */
+        cw_line(e->w, "vq_conv2d_backward_data%s(%s, %s, %s, &s, S);", e->dx_first ? "_set" : "",
+                e_grad(e, n->in[0]), e_grad(e, n->out[0]), e_param(e, w));
 }
 
-const cg_op_emit cg_emit_conv2d = {NULL, reads_input, conv2d_decl, conv2d_fwd, conv2d_bwd};
+const cg_op_emit cg_emit_conv2d = {NULL, reads_input, conv2d_decl, conv2d_fwd, conv2d_bwd, 1};
 
 /* ---- conv_transpose2d: y (B, Co, Ho, Wo), w (Ci, Co, k, k) (PyTorch's layout) ---- */
 
@@ -108,4 +108,4 @@ static void convt_bwd(emit_ctx *e, const unit *u, const char *sym)
                 e_grad(e, n->out[0]), e_param(e, w));
 }
 
-const cg_op_emit cg_emit_conv_transpose2d = {NULL, reads_input, convt_decl, convt_fwd, convt_bwd};
+const cg_op_emit cg_emit_conv_transpose2d = {NULL, reads_input, convt_decl, convt_fwd, convt_bwd, 0};

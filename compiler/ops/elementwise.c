@@ -109,7 +109,7 @@ static void chain_bwd(emit_ctx *e, const unit *u, const char *sym)
     cw_close(e->w, "");
 }
 
-const cg_op_emit cg_emit_elementwise = {NULL, chain_reads, NULL, chain_fwd, chain_bwd};
+const cg_op_emit cg_emit_elementwise = {NULL, chain_reads, NULL, chain_fwd, chain_bwd, 0};
 
 /* ---- add: y = a + b; da += dy, db += dy ---- */
 
@@ -131,7 +131,7 @@ static void add_bwd(emit_ctx *e, const unit *u, const char *sym)
                     e_numel(e, n->out[0]));
 }
 
-const cg_op_emit cg_emit_add = {NULL, NULL, NULL, add_fwd, add_bwd};
+const cg_op_emit cg_emit_add = {NULL, NULL, NULL, add_fwd, add_bwd, 0};
 
 /* ---- dropout (p > 0): saves the mask (0 or 1/(1-p)) ---- */
 
@@ -165,7 +165,7 @@ static void dropout_bwd(emit_ctx *e, const unit *u, const char *sym)
                 e_val(e, u->saved[0]), e_numel(e, n->out[0]));
 }
 
-const cg_op_emit cg_emit_dropout = {dropout_plan, NULL, NULL, dropout_fwd, dropout_bwd};
+const cg_op_emit cg_emit_dropout = {dropout_plan, NULL, NULL, dropout_fwd, dropout_bwd, 0};
 
 /* ---- identities: the output is the input's buffer, the gradient too ---- */
 
@@ -174,4 +174,4 @@ static void identity_fwd(emit_ctx *e, const unit *u, const char *sym)
     (void)e; (void)u; (void)sym;
 }
 
-const cg_op_emit cg_emit_identity = {NULL, NULL, NULL, identity_fwd, identity_fwd};
+const cg_op_emit cg_emit_identity = {NULL, NULL, NULL, identity_fwd, identity_fwd, 0};

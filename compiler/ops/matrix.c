@@ -90,7 +90,7 @@ static void matmul_bwd(emit_ctx *e, const unit *u, const char *sym)
     cw_close(e->w, "");
 }
 
-const cg_op_emit cg_emit_matmul = {NULL, matmul_reads, NULL, matmul_fwd, matmul_bwd};
+const cg_op_emit cg_emit_matmul = {NULL, matmul_reads, NULL, matmul_fwd, matmul_bwd, 0};
 
 /* ---- softmax over dim: y = exp(x - max) / sum exp(x - max) ---- */
 
@@ -149,7 +149,7 @@ static void softmax_bwd(emit_ctx *e, const unit *u, const char *sym)
     cw_close(e->w, "");
 }
 
-const cg_op_emit cg_emit_softmax = {NULL, softmax_reads, NULL, softmax_fwd, softmax_bwd};
+const cg_op_emit cg_emit_softmax = {NULL, softmax_reads, NULL, softmax_fwd, softmax_bwd, 0};
 
 /* ---- transpose: y[o, q, r] = x[o, r, q]; dx[o, r, q] += dy[o, q, r] ---- */
 
@@ -190,4 +190,4 @@ static void transpose_bwd(emit_ctx *e, const unit *u, const char *sym)
     cw_close(e->w, "");
 }
 
-const cg_op_emit cg_emit_transpose = {NULL, NULL, NULL, transpose_fwd, transpose_bwd};
+const cg_op_emit cg_emit_transpose = {NULL, NULL, NULL, transpose_fwd, transpose_bwd, 0};

@@ -75,7 +75,7 @@ static void gn_bwd(emit_ctx *e, const unit *u, const char *sym)
                 e_param(e, w));
 }
 
-const cg_op_emit cg_emit_group_norm = {gn_plan, reads_input, gn_decl, gn_fwd, gn_bwd};
+const cg_op_emit cg_emit_group_norm = {gn_plan, reads_input, gn_decl, gn_fwd, gn_bwd, 0};
 
 /* ---- batch_norm: training uses the batch statistics and updates the running ones ---- */
 
@@ -139,4 +139,4 @@ static void bn_bwd(emit_ctx *e, const unit *u, const char *sym)
             e_act(e, n->in[0]), e_val(e, u->saved[0]), e_val(e, u->saved[1]), e_param(e, w));
 }
 
-const cg_op_emit cg_emit_batch_norm = {bn_plan, reads_input, bn_decl, bn_fwd, bn_bwd};
+const cg_op_emit cg_emit_batch_norm = {bn_plan, reads_input, bn_decl, bn_fwd, bn_bwd, 0};

@@ -85,4 +85,4 @@ static void q_bwd(emit_ctx *e, const unit *u, const char *sym)
     }
 }
 
-const cg_op_emit cg_emit_quantize = {NULL, q_reads, NULL, q_fwd, q_bwd};
+const cg_op_emit cg_emit_quantize = {NULL, q_reads, NULL, q_fwd, q_bwd, 0};

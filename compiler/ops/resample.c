@@ -38,7 +38,7 @@ static void pad_bwd(emit_ctx *e, const unit *u, const char *sym)
     cw_line(e->w, "vq_pad_backward(%s, %s, &s);", e_grad(e, n->in[0]), e_grad(e, u->out));
 }
 
-const cg_op_emit cg_emit_pad = {NULL, NULL, pad_decl, pad_fwd, pad_bwd};
+const cg_op_emit cg_emit_pad = {NULL, NULL, pad_decl, pad_fwd, pad_bwd, 0};
 
 /* ---- upsample (nearest, integer scale) ---- */
 
@@ -63,7 +63,7 @@ static void up_bwd(emit_ctx *e, const unit *u, const char *sym)
             (long long)cg_attr_int(n, "scale"));
 }
 
-const cg_op_emit cg_emit_upsample = {NULL, NULL, NULL, up_fwd, up_bwd};
+const cg_op_emit cg_emit_upsample = {NULL, NULL, NULL, up_fwd, up_bwd, 0};
 
 /* ---- avg_pool (no padding) ---- */
 
@@ -90,7 +90,7 @@ static void pool_bwd(emit_ctx *e, const unit *u, const char *sym)
     cw_line(e->w, "vq_avg_pool_backward(%s, %s, %s);", e_grad(e, n->in[0]), e_grad(e, u->out), pool_args(e, n));
 }
 
-const cg_op_emit cg_emit_avg_pool = {NULL, NULL, NULL, pool_fwd, pool_bwd};
+const cg_op_emit cg_emit_avg_pool = {NULL, NULL, NULL, pool_fwd, pool_bwd, 0};
 
 /* ---- concat along channels; backward is the split ---- */
 
@@ -127,4 +127,4 @@ static void concat_bwd(emit_ctx *e, const unit *u, const char *sym)
             (long long)(y->d[2] * y->d[3]));
 }
 
-const cg_op_emit cg_emit_concat = {NULL, NULL, NULL, concat_fwd, concat_bwd};
+const cg_op_emit cg_emit_concat = {NULL, NULL, NULL, concat_fwd, concat_bwd, 0};

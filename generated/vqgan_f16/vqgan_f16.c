@@ -4535,14 +4535,13 @@ static void run_disc_backward_input(vq_model *m) {
     /* taming.vq:150:12 conv2d loss.discriminator.main.11 (backward) (B, 512, 31, 31) -> (B, 1, 30, 30) */
     PROF_START();
     {
-        memset((A + (size_t)207198080 * MB), 0, sizeof(float) * ((size_t)B * 492032));  /* d%321 (B, 512, 31, 31), first written here */
     }
     PROF_ADD(299, 1);  /* backward */
     {
         vq_conv2d_shape s = loss_discriminator_main_11_shape;
         s.B = B;
         PROF_ADD(300, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)207198080 * MB), (A + (size_t)206706960 * MB), (P + 74899152), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)207198080 * MB), (A + (size_t)206706960 * MB), (P + 74899152), &s, S);
     }
     PROF_ADD(299, 1);  /* backward */
 
@@ -4572,14 +4571,13 @@ static void run_disc_backward_input(vq_model *m) {
     /* taming.vq:143:9 conv2d loss.discriminator.main.8 (backward) (B, 256, 32, 32) -> (B, 512, 31, 31) */
     PROF_START();
     {
-        memset((A + (size_t)205984128 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%318 (B, 256, 32, 32), first written here */
     }
     PROF_ADD(296, 1);  /* backward */
     {
         vq_conv2d_shape s = loss_discriminator_main_8_shape;
         s.B = B;
         PROF_ADD(297, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)205984128 * MB), (A + (size_t)206706048 * MB), (P + 72800976), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)205984128 * MB), (A + (size_t)206706048 * MB), (P + 72800976), &s, S);
     }
     PROF_ADD(296, 1);  /* backward */
 
@@ -4609,14 +4607,13 @@ static void run_disc_backward_input(vq_model *m) {
     /* taming.vq:133:13 conv2d loss.discriminator.main.5 (backward) (B, 128, 64, 64) -> (B, 256, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)206246272 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%315 (B, 128, 64, 64), first written here */
     }
     PROF_ADD(293, 1);  /* backward */
     {
         vq_conv2d_shape s = loss_discriminator_main_5_shape;
         s.B = B;
         PROF_ADD(294, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)206246272 * MB), (A + (size_t)205721984 * MB), (P + 72276176), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)206246272 * MB), (A + (size_t)205721984 * MB), (P + 72276176), &s, S);
     }
     PROF_ADD(293, 1);  /* backward */
 
@@ -4646,21 +4643,19 @@ static void run_disc_backward_input(vq_model *m) {
     /* taming.vq:133:13 conv2d loss.discriminator.main.2 (backward) (B, 64, 128, 128) -> (B, 128, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)204673408 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%312 (B, 64, 128, 128), first written here */
     }
     PROF_ADD(290, 1);  /* backward */
     {
         vq_conv2d_shape s = loss_discriminator_main_2_shape;
         s.B = B;
         PROF_ADD(291, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)204673408 * MB), (A + (size_t)205721984 * MB), (P + 72144848), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)204673408 * MB), (A + (size_t)205721984 * MB), (P + 72144848), &s, S);
     }
     PROF_ADD(290, 1);  /* backward */
 
     /* taming.vq:127:9 conv2d loss.discriminator.main.0 (backward; fused: leaky_relu) (B, 3, 256, 256) -> (B, 64, 128, 128) */
     PROF_START();
     {
-        memset((A + (size_t)205721984 * MB), 0, sizeof(float) * ((size_t)B * 196608));  /* d%310 (B, 3, 256, 256), first written here */
     }
     {
         /* epilogue backward (fuse) */
@@ -4677,7 +4672,7 @@ static void run_disc_backward_input(vq_model *m) {
         vq_conv2d_shape s = loss_discriminator_main_0_shape;
         s.B = B;
         PROF_ADD(289, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)205721984 * MB), (A + (size_t)204673408 * MB), (P + 72141712), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)205721984 * MB), (A + (size_t)204673408 * MB), (P + 72141712), &s, S);
     }
     PROF_ADD(288, 1);  /* backward */
 }
@@ -4695,7 +4690,6 @@ static void run_disc_backward_params(vq_model *m) {
     /* taming.vq:150:12 conv2d loss.discriminator.main.11 (backward) (B, 512, 31, 31) -> (B, 1, 30, 30) */
     PROF_START();
     {
-        memset((A + (size_t)207198080 * MB), 0, sizeof(float) * ((size_t)B * 492032));  /* d%321 (B, 512, 31, 31), first written here */
     }
     PROF_ADD(299, 1);  /* backward */
     {
@@ -4703,7 +4697,7 @@ static void run_disc_backward_params(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 74899152), (G + 74907344), (A + (size_t)206706960 * MB), (A + (size_t)206214016 * MB), &s, S);
         PROF_ADD(300, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)207198080 * MB), (A + (size_t)206706960 * MB), (P + 74899152), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)207198080 * MB), (A + (size_t)206706960 * MB), (P + 74899152), &s, S);
     }
     PROF_ADD(299, 1);  /* backward */
 
@@ -4733,7 +4727,6 @@ static void run_disc_backward_params(vq_model *m) {
     /* taming.vq:143:9 conv2d loss.discriminator.main.8 (backward) (B, 256, 32, 32) -> (B, 512, 31, 31) */
     PROF_START();
     {
-        memset((A + (size_t)205984128 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%318 (B, 256, 32, 32), first written here */
     }
     PROF_ADD(296, 1);  /* backward */
     {
@@ -4741,7 +4734,7 @@ static void run_disc_backward_params(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 72800976), NULL, (A + (size_t)206706048 * MB), (A + (size_t)207952256 * MB), &s, S);
         PROF_ADD(297, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)205984128 * MB), (A + (size_t)206706048 * MB), (P + 72800976), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)205984128 * MB), (A + (size_t)206706048 * MB), (P + 72800976), &s, S);
     }
     PROF_ADD(296, 1);  /* backward */
 
@@ -4771,7 +4764,6 @@ static void run_disc_backward_params(vq_model *m) {
     /* taming.vq:133:13 conv2d loss.discriminator.main.5 (backward) (B, 128, 64, 64) -> (B, 256, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)206246272 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%315 (B, 128, 64, 64), first written here */
     }
     PROF_ADD(293, 1);  /* backward */
     {
@@ -4779,7 +4771,7 @@ static void run_disc_backward_params(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 72276176), NULL, (A + (size_t)205721984 * MB), (A + (size_t)205197696 * MB), &s, S);
         PROF_ADD(294, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)206246272 * MB), (A + (size_t)205721984 * MB), (P + 72276176), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)206246272 * MB), (A + (size_t)205721984 * MB), (P + 72276176), &s, S);
     }
     PROF_ADD(293, 1);  /* backward */
 
@@ -4809,7 +4801,6 @@ static void run_disc_backward_params(vq_model *m) {
     /* taming.vq:133:13 conv2d loss.discriminator.main.2 (backward) (B, 64, 128, 128) -> (B, 128, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)204673408 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%312 (B, 64, 128, 128), first written here */
     }
     PROF_ADD(290, 1);  /* backward */
     {
@@ -4817,7 +4808,7 @@ static void run_disc_backward_params(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 72144848), NULL, (A + (size_t)205721984 * MB), (A + (size_t)203624832 * MB), &s, S);
         PROF_ADD(291, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)204673408 * MB), (A + (size_t)205721984 * MB), (P + 72144848), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)204673408 * MB), (A + (size_t)205721984 * MB), (P + 72144848), &s, S);
     }
     PROF_ADD(290, 1);  /* backward */
 
@@ -5019,7 +5010,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:114:12 conv2d decoder.conv_out (backward) (B, 128, 256, 256) -> (B, 3, 256, 256) */
     PROF_START();
     {
-        memset((A + (size_t)58720256 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%308 (B, 128, 256, 256), first written here */
     }
     PROF_ADD(286, 1);  /* backward */
     {
@@ -5027,7 +5017,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 72138240), (G + 72141696), (A + (size_t)125829120 * MB), (A + (size_t)117440512 * MB), &s, S);
         PROF_ADD(287, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)58720256 * MB), (A + (size_t)125829120 * MB), (P + 72138240), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)58720256 * MB), (A + (size_t)125829120 * MB), (P + 72138240), &s, S);
     }
     PROF_ADD(286, 1);  /* backward */
 
@@ -5056,7 +5046,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.0.block.2.conv2 (backward; fused: add) (B, 128, 256, 256) -> (B, 128, 256, 256) */
     PROF_START();
     {
-        memset((A + (size_t)58720256 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%304 (B, 128, 256, 256), first written here */
         memset((A + (size_t)109051904 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%298 (B, 128, 256, 256), first written here */
     }
     {
@@ -5075,7 +5064,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 71990400), (G + 72137856), (A + (size_t)117440512 * MB), (A + (size_t)58720256 * MB), &s, S);
         PROF_ADD(284, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)58720256 * MB), (A + (size_t)117440512 * MB), (P + 71990400), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)58720256 * MB), (A + (size_t)117440512 * MB), (P + 71990400), &s, S);
     }
     PROF_ADD(283, 1);  /* backward */
 
@@ -5104,7 +5093,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.0.block.2.conv1 (backward) (B, 128, 256, 256) -> (B, 128, 256, 256) */
     PROF_START();
     {
-        memset((A + (size_t)58720256 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%300 (B, 128, 256, 256), first written here */
     }
     PROF_ADD(280, 1);  /* backward */
     {
@@ -5112,7 +5100,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 71842560), (G + 71990016), (A + (size_t)117440512 * MB), (A + (size_t)100663296 * MB), &s, S);
         PROF_ADD(281, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)58720256 * MB), (A + (size_t)117440512 * MB), (P + 71842560), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)58720256 * MB), (A + (size_t)117440512 * MB), (P + 71842560), &s, S);
     }
     PROF_ADD(280, 1);  /* backward */
 
@@ -5140,7 +5128,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.0.block.1.conv2 (backward; fused: add) (B, 128, 256, 256) -> (B, 128, 256, 256) */
     PROF_START();
     {
-        memset((A + (size_t)58720256 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%296 (B, 128, 256, 256), first written here */
         memset((A + (size_t)92274688 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%290 (B, 128, 256, 256), first written here */
     }
     {
@@ -5159,7 +5146,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 71694720), (G + 71842176), (A + (size_t)109051904 * MB), (A + (size_t)58720256 * MB), &s, S);
         PROF_ADD(278, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)58720256 * MB), (A + (size_t)109051904 * MB), (P + 71694720), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)58720256 * MB), (A + (size_t)109051904 * MB), (P + 71694720), &s, S);
     }
     PROF_ADD(277, 1);  /* backward */
 
@@ -5188,7 +5175,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.0.block.1.conv1 (backward) (B, 128, 256, 256) -> (B, 128, 256, 256) */
     PROF_START();
     {
-        memset((A + (size_t)58720256 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%292 (B, 128, 256, 256), first written here */
     }
     PROF_ADD(274, 1);  /* backward */
     {
@@ -5196,7 +5182,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 71546880), (G + 71694336), (A + (size_t)100663296 * MB), (A + (size_t)83886080 * MB), &s, S);
         PROF_ADD(275, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)58720256 * MB), (A + (size_t)100663296 * MB), (P + 71546880), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)58720256 * MB), (A + (size_t)100663296 * MB), (P + 71546880), &s, S);
     }
     PROF_ADD(274, 1);  /* backward */
 
@@ -5224,7 +5210,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.0.block.0.conv2 (backward; fused: add) (B, 128, 256, 256) -> (B, 128, 256, 256) */
     PROF_START();
     {
-        memset((A + (size_t)83886080 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%288 (B, 128, 256, 256), first written here */
         memset((A + (size_t)58720256 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%282 (B, 128, 256, 256), first written here */
     }
     {
@@ -5243,7 +5228,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 71399040), (G + 71546496), (A + (size_t)92274688 * MB), (A + (size_t)58720256 * MB), &s, S);
         PROF_ADD(272, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)83886080 * MB), (A + (size_t)92274688 * MB), (P + 71399040), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)83886080 * MB), (A + (size_t)92274688 * MB), (P + 71399040), &s, S);
     }
     PROF_ADD(271, 1);  /* backward */
 
@@ -5272,7 +5257,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.0.block.0.conv1 (backward) (B, 128, 256, 256) -> (B, 128, 256, 256) */
     PROF_START();
     {
-        memset((A + (size_t)67108864 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%284 (B, 128, 256, 256), first written here */
     }
     PROF_ADD(268, 1);  /* backward */
     {
@@ -5280,7 +5264,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 71251200), (G + 71398656), (A + (size_t)75497472 * MB), (A + (size_t)83886080 * MB), &s, S);
         PROF_ADD(269, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)67108864 * MB), (A + (size_t)75497472 * MB), (P + 71251200), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)67108864 * MB), (A + (size_t)75497472 * MB), (P + 71251200), &s, S);
     }
     PROF_ADD(268, 1);  /* backward */
 
@@ -5299,7 +5283,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:51:13 conv2d decoder.up.1.upsample.conv (backward) (B, 128, 256, 256) -> (B, 128, 256, 256) */
     PROF_START();
     {
-        memset((A + (size_t)50331648 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%281 (B, 128, 256, 256), first written here */
     }
     PROF_ADD(265, 1);  /* backward */
     {
@@ -5307,7 +5290,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 71103360), (G + 71250816), (A + (size_t)58720256 * MB), (A + (size_t)8388608 * MB), &s, S);
         PROF_ADD(266, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)50331648 * MB), (A + (size_t)58720256 * MB), (P + 71103360), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)50331648 * MB), (A + (size_t)58720256 * MB), (P + 71103360), &s, S);
     }
     PROF_ADD(265, 1);  /* backward */
 
@@ -5334,7 +5317,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.1.block.2.conv2 (backward; fused: add) (B, 128, 128, 128) -> (B, 128, 128, 128) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 2097152));  /* d%278 (B, 128, 128, 128), first written here */
         memset((A + (size_t)12582912 * MB), 0, sizeof(float) * ((size_t)B * 2097152));  /* d%272 (B, 128, 128, 128), first written here */
     }
     {
@@ -5353,7 +5335,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 70955776), (G + 71103232), (A + (size_t)10485760 * MB), (A + (size_t)8388608 * MB), &s, S);
         PROF_ADD(263, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 70955776), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 70955776), &s, S);
     }
     PROF_ADD(262, 1);  /* backward */
 
@@ -5382,7 +5364,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.1.block.2.conv1 (backward) (B, 128, 128, 128) -> (B, 128, 128, 128) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 2097152));  /* d%274 (B, 128, 128, 128), first written here */
     }
     PROF_ADD(259, 1);  /* backward */
     {
@@ -5390,7 +5371,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 70807936), (G + 70955392), (A + (size_t)10485760 * MB), (A + (size_t)14680064 * MB), &s, S);
         PROF_ADD(260, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 70807936), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 70807936), &s, S);
     }
     PROF_ADD(259, 1);  /* backward */
 
@@ -5418,7 +5399,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.1.block.1.conv2 (backward; fused: add) (B, 128, 128, 128) -> (B, 128, 128, 128) */
     PROF_START();
     {
-        memset((A + (size_t)10485760 * MB), 0, sizeof(float) * ((size_t)B * 2097152));  /* d%270 (B, 128, 128, 128), first written here */
         memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 2097152));  /* d%264 (B, 128, 128, 128), first written here */
     }
     {
@@ -5437,7 +5417,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 70660096), (G + 70807552), (A + (size_t)12582912 * MB), (A + (size_t)8388608 * MB), &s, S);
         PROF_ADD(257, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)10485760 * MB), (A + (size_t)12582912 * MB), (P + 70660096), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)10485760 * MB), (A + (size_t)12582912 * MB), (P + 70660096), &s, S);
     }
     PROF_ADD(256, 1);  /* backward */
 
@@ -5466,7 +5446,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.1.block.1.conv1 (backward) (B, 128, 128, 128) -> (B, 128, 128, 128) */
     PROF_START();
     {
-        memset((A + (size_t)10485760 * MB), 0, sizeof(float) * ((size_t)B * 2097152));  /* d%266 (B, 128, 128, 128), first written here */
     }
     PROF_ADD(253, 1);  /* backward */
     {
@@ -5474,7 +5453,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 70512256), (G + 70659712), (A + (size_t)12582912 * MB), (A + (size_t)14680064 * MB), &s, S);
         PROF_ADD(254, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)10485760 * MB), (A + (size_t)12582912 * MB), (P + 70512256), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)10485760 * MB), (A + (size_t)12582912 * MB), (P + 70512256), &s, S);
     }
     PROF_ADD(253, 1);  /* backward */
 
@@ -5493,7 +5472,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:22:13 conv2d decoder.up.1.block.0.nin_shortcut (backward; fused: add) (B, 256, 128, 128) -> (B, 128, 128, 128) */
     PROF_START();
     {
-        memset((A + (size_t)12582912 * MB), 0, sizeof(float) * ((size_t)B * 4194304));  /* d%255 (B, 256, 128, 128), first written here */
         memset((A + (size_t)10485760 * MB), 0, sizeof(float) * ((size_t)B * 2097152));  /* d%262 (B, 128, 128, 128), first written here */
     }
     {
@@ -5512,7 +5490,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 70479104), (G + 70511872), (A + (size_t)8388608 * MB), (A + (size_t)138412032 * MB), &s, S);
         PROF_ADD(251, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)12582912 * MB), (A + (size_t)8388608 * MB), (P + 70479104), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)12582912 * MB), (A + (size_t)8388608 * MB), (P + 70479104), &s, S);
     }
     PROF_ADD(250, 1);  /* backward */
 
@@ -5528,7 +5506,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.1.block.0.conv2 (backward) (B, 128, 128, 128) -> (B, 128, 128, 128) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 2097152));  /* d%261 (B, 128, 128, 128), first written here */
     }
     PROF_ADD(248, 1);  /* backward */
     {
@@ -5536,7 +5513,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 70331520), (G + 70478976), (A + (size_t)10485760 * MB), (A + (size_t)8388608 * MB), &s, S);
         PROF_ADD(249, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 70331520), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 70331520), &s, S);
     }
     PROF_ADD(248, 1);  /* backward */
 
@@ -5565,7 +5542,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.1.block.0.conv1 (backward) (B, 256, 128, 128) -> (B, 128, 128, 128) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 4194304));  /* d%257 (B, 256, 128, 128), first written here */
     }
     PROF_ADD(245, 1);  /* backward */
     {
@@ -5573,7 +5549,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 70036224), (G + 70331136), (A + (size_t)54525952 * MB), (A + (size_t)50331648 * MB), &s, S);
         PROF_ADD(246, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)54525952 * MB), (P + 70036224), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)54525952 * MB), (P + 70036224), &s, S);
     }
     PROF_ADD(245, 1);  /* backward */
 
@@ -5592,7 +5568,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:51:13 conv2d decoder.up.2.upsample.conv (backward) (B, 256, 128, 128) -> (B, 256, 128, 128) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 4194304));  /* d%254 (B, 256, 128, 128), first written here */
     }
     PROF_ADD(242, 1);  /* backward */
     {
@@ -5600,7 +5575,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 69445632), (G + 70035456), (A + (size_t)12582912 * MB), (A + (size_t)134217728 * MB), &s, S);
         PROF_ADD(243, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)12582912 * MB), (P + 69445632), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)12582912 * MB), (P + 69445632), &s, S);
     }
     PROF_ADD(242, 1);  /* backward */
 
@@ -5618,7 +5593,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.2.block.2.conv2 (backward; fused: add) (B, 256, 64, 64) -> (B, 256, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%251 (B, 256, 64, 64), first written here */
         memset((A + (size_t)9437184 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%245 (B, 256, 64, 64), first written here */
     }
     {
@@ -5637,7 +5611,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 68855552), (G + 69445376), (A + (size_t)12582912 * MB), (A + (size_t)183500800 * MB), &s, S);
         PROF_ADD(240, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)12582912 * MB), (P + 68855552), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)12582912 * MB), (P + 68855552), &s, S);
     }
     PROF_ADD(239, 1);  /* backward */
 
@@ -5657,7 +5631,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.2.block.2.conv1 (backward) (B, 256, 64, 64) -> (B, 256, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%247 (B, 256, 64, 64), first written here */
     }
     PROF_ADD(236, 1);  /* backward */
     {
@@ -5665,7 +5638,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 68264960), (G + 68854784), (A + (size_t)10485760 * MB), (A + (size_t)181403648 * MB), &s, S);
         PROF_ADD(237, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 68264960), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 68264960), &s, S);
     }
     PROF_ADD(236, 1);  /* backward */
 
@@ -5684,7 +5657,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.2.block.1.conv2 (backward; fused: add) (B, 256, 64, 64) -> (B, 256, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%243 (B, 256, 64, 64), first written here */
         memset((A + (size_t)10485760 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%237 (B, 256, 64, 64), first written here */
     }
     {
@@ -5703,7 +5675,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 67674368), (G + 68264192), (A + (size_t)9437184 * MB), (A + (size_t)179306496 * MB), &s, S);
         PROF_ADD(234, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)9437184 * MB), (P + 67674368), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)9437184 * MB), (P + 67674368), &s, S);
     }
     PROF_ADD(233, 1);  /* backward */
 
@@ -5723,7 +5695,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.2.block.1.conv1 (backward) (B, 256, 64, 64) -> (B, 256, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%239 (B, 256, 64, 64), first written here */
     }
     PROF_ADD(230, 1);  /* backward */
     {
@@ -5731,7 +5702,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 67083776), (G + 67673600), (A + (size_t)9437184 * MB), (A + (size_t)177209344 * MB), &s, S);
         PROF_ADD(231, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)9437184 * MB), (P + 67083776), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)9437184 * MB), (P + 67083776), &s, S);
     }
     PROF_ADD(230, 1);  /* backward */
 
@@ -5750,7 +5721,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.2.block.0.conv2 (backward; fused: add) (B, 256, 64, 64) -> (B, 256, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%235 (B, 256, 64, 64), first written here */
         memset((A + (size_t)9437184 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%229 (B, 256, 64, 64), first written here */
     }
     {
@@ -5769,7 +5739,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 66493184), (G + 67083008), (A + (size_t)10485760 * MB), (A + (size_t)175112192 * MB), &s, S);
         PROF_ADD(228, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 66493184), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 66493184), &s, S);
     }
     PROF_ADD(227, 1);  /* backward */
 
@@ -5789,7 +5759,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.2.block.0.conv1 (backward) (B, 256, 64, 64) -> (B, 256, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%231 (B, 256, 64, 64), first written here */
     }
     PROF_ADD(224, 1);  /* backward */
     {
@@ -5797,7 +5766,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 65902592), (G + 66492416), (A + (size_t)10485760 * MB), (A + (size_t)173015040 * MB), &s, S);
         PROF_ADD(225, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 65902592), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 65902592), &s, S);
     }
     PROF_ADD(224, 1);  /* backward */
 
@@ -5816,7 +5785,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:51:13 conv2d decoder.up.3.upsample.conv (backward) (B, 256, 64, 64) -> (B, 256, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%228 (B, 256, 64, 64), first written here */
     }
     PROF_ADD(221, 1);  /* backward */
     {
@@ -5824,7 +5792,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 65312000), (G + 65901824), (A + (size_t)9437184 * MB), (A + (size_t)170917888 * MB), &s, S);
         PROF_ADD(222, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)9437184 * MB), (P + 65312000), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)9437184 * MB), (P + 65312000), &s, S);
     }
     PROF_ADD(221, 1);  /* backward */
 
@@ -5842,7 +5810,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.3.block.2.conv2 (backward; fused: add) (B, 256, 32, 32) -> (B, 256, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%225 (B, 256, 32, 32), first written here */
         memset((A + (size_t)8912896 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%219 (B, 256, 32, 32), first written here */
     }
     {
@@ -5861,7 +5828,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 64721920), (G + 65311744), (A + (size_t)9437184 * MB), (A + (size_t)191889408 * MB), &s, S);
         PROF_ADD(219, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)9437184 * MB), (P + 64721920), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)9437184 * MB), (P + 64721920), &s, S);
     }
     PROF_ADD(218, 1);  /* backward */
 
@@ -5881,7 +5848,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.3.block.2.conv1 (backward) (B, 256, 32, 32) -> (B, 256, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%221 (B, 256, 32, 32), first written here */
     }
     PROF_ADD(215, 1);  /* backward */
     {
@@ -5889,7 +5855,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 64131328), (G + 64721152), (A + (size_t)8650752 * MB), (A + (size_t)191365120 * MB), &s, S);
         PROF_ADD(216, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 64131328), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 64131328), &s, S);
     }
     PROF_ADD(215, 1);  /* backward */
 
@@ -5908,7 +5874,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.3.block.1.conv2 (backward; fused: add) (B, 256, 32, 32) -> (B, 256, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)8650752 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%217 (B, 256, 32, 32), first written here */
         memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%211 (B, 256, 32, 32), first written here */
     }
     {
@@ -5927,7 +5892,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 63540736), (G + 64130560), (A + (size_t)8912896 * MB), (A + (size_t)190840832 * MB), &s, S);
         PROF_ADD(213, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8650752 * MB), (A + (size_t)8912896 * MB), (P + 63540736), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8650752 * MB), (A + (size_t)8912896 * MB), (P + 63540736), &s, S);
     }
     PROF_ADD(212, 1);  /* backward */
 
@@ -5947,7 +5912,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.3.block.1.conv1 (backward) (B, 256, 32, 32) -> (B, 256, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)8650752 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%213 (B, 256, 32, 32), first written here */
     }
     PROF_ADD(209, 1);  /* backward */
     {
@@ -5955,7 +5919,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 62950144), (G + 63539968), (A + (size_t)8912896 * MB), (A + (size_t)190316544 * MB), &s, S);
         PROF_ADD(210, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8650752 * MB), (A + (size_t)8912896 * MB), (P + 62950144), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8650752 * MB), (A + (size_t)8912896 * MB), (P + 62950144), &s, S);
     }
     PROF_ADD(209, 1);  /* backward */
 
@@ -5974,7 +5938,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:22:13 conv2d decoder.up.3.block.0.nin_shortcut (backward; fused: add) (B, 512, 32, 32) -> (B, 256, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)8912896 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%202 (B, 512, 32, 32), first written here */
         memset((A + (size_t)8650752 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%209 (B, 256, 32, 32), first written here */
     }
     {
@@ -5993,14 +5956,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 62818304), (G + 62949376), (A + (size_t)8388608 * MB), (A + (size_t)186122240 * MB), &s, S);
         PROF_ADD(207, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8912896 * MB), (A + (size_t)8388608 * MB), (P + 62818304), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8912896 * MB), (A + (size_t)8388608 * MB), (P + 62818304), &s, S);
     }
     PROF_ADD(206, 1);  /* backward */
 
     /* taming.vq:20:9 conv2d decoder.up.3.block.0.conv2 (backward) (B, 256, 32, 32) -> (B, 256, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%208 (B, 256, 32, 32), first written here */
     }
     PROF_ADD(204, 1);  /* backward */
     {
@@ -6008,7 +5970,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 62228224), (G + 62818048), (A + (size_t)8650752 * MB), (A + (size_t)189792256 * MB), &s, S);
         PROF_ADD(205, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 62228224), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 62228224), &s, S);
     }
     PROF_ADD(204, 1);  /* backward */
 
@@ -6028,7 +5990,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.3.block.0.conv1 (backward) (B, 512, 32, 32) -> (B, 256, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%204 (B, 512, 32, 32), first written here */
     }
     PROF_ADD(201, 1);  /* backward */
     {
@@ -6036,7 +5997,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 61047808), (G + 62227456), (A + (size_t)9437184 * MB), (A + (size_t)186646528 * MB), &s, S);
         PROF_ADD(202, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)9437184 * MB), (P + 61047808), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)9437184 * MB), (P + 61047808), &s, S);
     }
     PROF_ADD(201, 1);  /* backward */
 
@@ -6055,7 +6016,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:51:13 conv2d decoder.up.4.upsample.conv (backward) (B, 512, 32, 32) -> (B, 512, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%201 (B, 512, 32, 32), first written here */
     }
     PROF_ADD(198, 1);  /* backward */
     {
@@ -6063,7 +6023,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 58686976), (G + 61046272), (A + (size_t)8912896 * MB), (A + (size_t)185597952 * MB), &s, S);
         PROF_ADD(199, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 58686976), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 58686976), &s, S);
     }
     PROF_ADD(198, 1);  /* backward */
 
@@ -6081,7 +6041,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:35:16 conv2d decoder.up.4.attn.2.proj_out (backward; fused: add) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%198 (B, 512, 16, 16), first written here */
         memset((A + (size_t)8519680 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%193 (B, 512, 16, 16), first written here */
     }
     {
@@ -6100,7 +6059,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 58424320), (G + 58686464), (A + (size_t)8912896 * MB), (A + (size_t)202637312 * MB), &s, S);
         PROF_ADD(196, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 58424320), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 58424320), &s, S);
     }
     PROF_ADD(195, 1);  /* backward */
 
@@ -6120,7 +6079,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:33:9 conv2d decoder.up.4.attn.2.v (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%194 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(192, 1);  /* backward */
     {
@@ -6128,7 +6086,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 58161664), (G + 58423808), (A + (size_t)8912896 * MB), (A + (size_t)202113024 * MB), &s, S);
         PROF_ADD(193, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 58161664), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 58161664), &s, S);
     }
     PROF_ADD(192, 1);  /* backward */
 
@@ -6175,7 +6133,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.4.block.2.conv2 (backward; fused: add) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%191 (B, 512, 16, 16), first written here */
         memset((A + (size_t)8650752 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%185 (B, 512, 16, 16), first written here */
     }
     {
@@ -6194,7 +6151,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 55275520), (G + 57634816), (A + (size_t)8519680 * MB), (A + (size_t)201850880 * MB), &s, S);
         PROF_ADD(186, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 55275520), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 55275520), &s, S);
     }
     PROF_ADD(185, 1);  /* backward */
 
@@ -6214,7 +6171,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.4.block.2.conv1 (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%187 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(182, 1);  /* backward */
     {
@@ -6222,7 +6178,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 52914688), (G + 55273984), (A + (size_t)8519680 * MB), (A + (size_t)201588736 * MB), &s, S);
         PROF_ADD(183, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 52914688), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 52914688), &s, S);
     }
     PROF_ADD(182, 1);  /* backward */
 
@@ -6241,7 +6197,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:35:16 conv2d decoder.up.4.attn.1.proj_out (backward; fused: add) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%183 (B, 512, 16, 16), first written here */
         memset((A + (size_t)8519680 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%178 (B, 512, 16, 16), first written here */
     }
     {
@@ -6260,7 +6215,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 52651008), (G + 52913152), (A + (size_t)8650752 * MB), (A + (size_t)201326592 * MB), &s, S);
         PROF_ADD(180, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 52651008), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 52651008), &s, S);
     }
     PROF_ADD(179, 1);  /* backward */
 
@@ -6280,7 +6235,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:33:9 conv2d decoder.up.4.attn.1.v (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%179 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(176, 1);  /* backward */
     {
@@ -6288,7 +6242,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 52388352), (G + 52650496), (A + (size_t)8912896 * MB), (A + (size_t)200802304 * MB), &s, S);
         PROF_ADD(177, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 52388352), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 52388352), &s, S);
     }
     PROF_ADD(176, 1);  /* backward */
 
@@ -6335,7 +6289,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.4.block.1.conv2 (backward; fused: add) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%176 (B, 512, 16, 16), first written here */
         memset((A + (size_t)8650752 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%170 (B, 512, 16, 16), first written here */
     }
     {
@@ -6354,7 +6307,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 49502208), (G + 51861504), (A + (size_t)8519680 * MB), (A + (size_t)200540160 * MB), &s, S);
         PROF_ADD(170, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 49502208), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 49502208), &s, S);
     }
     PROF_ADD(169, 1);  /* backward */
 
@@ -6374,7 +6327,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.4.block.1.conv1 (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%172 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(166, 1);  /* backward */
     {
@@ -6382,7 +6334,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 47141376), (G + 49500672), (A + (size_t)8519680 * MB), (A + (size_t)200278016 * MB), &s, S);
         PROF_ADD(167, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 47141376), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 47141376), &s, S);
     }
     PROF_ADD(166, 1);  /* backward */
 
@@ -6401,7 +6353,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:35:16 conv2d decoder.up.4.attn.0.proj_out (backward; fused: add) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%168 (B, 512, 16, 16), first written here */
         memset((A + (size_t)8519680 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%163 (B, 512, 16, 16), first written here */
     }
     {
@@ -6420,7 +6371,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 46877696), (G + 47139840), (A + (size_t)8650752 * MB), (A + (size_t)200015872 * MB), &s, S);
         PROF_ADD(164, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 46877696), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 46877696), &s, S);
     }
     PROF_ADD(163, 1);  /* backward */
 
@@ -6440,7 +6391,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:33:9 conv2d decoder.up.4.attn.0.v (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%164 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(160, 1);  /* backward */
     {
@@ -6448,7 +6398,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 46615040), (G + 46877184), (A + (size_t)8912896 * MB), (A + (size_t)199491584 * MB), &s, S);
         PROF_ADD(161, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 46615040), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 46615040), &s, S);
     }
     PROF_ADD(160, 1);  /* backward */
 
@@ -6495,7 +6445,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.4.block.0.conv2 (backward; fused: add) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%161 (B, 512, 16, 16), first written here */
         memset((A + (size_t)8650752 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%155 (B, 512, 16, 16), first written here */
     }
     {
@@ -6514,7 +6463,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 43728896), (G + 46088192), (A + (size_t)8519680 * MB), (A + (size_t)199229440 * MB), &s, S);
         PROF_ADD(154, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 43728896), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 43728896), &s, S);
     }
     PROF_ADD(153, 1);  /* backward */
 
@@ -6534,7 +6483,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.4.block.0.conv1 (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%157 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(150, 1);  /* backward */
     {
@@ -6542,7 +6490,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 41368064), (G + 43727360), (A + (size_t)8519680 * MB), (A + (size_t)198967296 * MB), &s, S);
         PROF_ADD(151, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 41368064), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 41368064), &s, S);
     }
     PROF_ADD(150, 1);  /* backward */
 
@@ -6561,7 +6509,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.mid.block_2.conv2 (backward; fused: add) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%153 (B, 512, 16, 16), first written here */
         memset((A + (size_t)8519680 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%147 (B, 512, 16, 16), first written here */
     }
     {
@@ -6580,7 +6527,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 39007232), (G + 41366528), (A + (size_t)8650752 * MB), (A + (size_t)198705152 * MB), &s, S);
         PROF_ADD(148, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 39007232), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 39007232), &s, S);
     }
     PROF_ADD(147, 1);  /* backward */
 
@@ -6600,7 +6547,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.mid.block_2.conv1 (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%149 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(144, 1);  /* backward */
     {
@@ -6608,7 +6554,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 36646400), (G + 39005696), (A + (size_t)8650752 * MB), (A + (size_t)198443008 * MB), &s, S);
         PROF_ADD(145, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 36646400), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 36646400), &s, S);
     }
     PROF_ADD(144, 1);  /* backward */
 
@@ -6627,7 +6573,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:35:16 conv2d decoder.mid.attn_1.proj_out (backward; fused: add) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%145 (B, 512, 16, 16), first written here */
         memset((A + (size_t)8650752 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%140 (B, 512, 16, 16), first written here */
     }
     {
@@ -6646,7 +6591,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 36382720), (G + 36644864), (A + (size_t)8519680 * MB), (A + (size_t)198180864 * MB), &s, S);
         PROF_ADD(142, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 36382720), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 36382720), &s, S);
     }
     PROF_ADD(141, 1);  /* backward */
 
@@ -6666,7 +6611,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:33:9 conv2d decoder.mid.attn_1.v (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%141 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(138, 1);  /* backward */
     {
@@ -6674,7 +6618,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 36120064), (G + 36382208), (A + (size_t)8912896 * MB), (A + (size_t)197656576 * MB), &s, S);
         PROF_ADD(139, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 36120064), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 36120064), &s, S);
     }
     PROF_ADD(138, 1);  /* backward */
 
@@ -6721,7 +6665,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.mid.block_1.conv2 (backward; fused: add) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8519680 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%138 (B, 512, 16, 16), first written here */
         memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%132 (B, 512, 16, 16), first written here */
     }
     {
@@ -6740,7 +6683,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 33233920), (G + 35593216), (A + (size_t)8650752 * MB), (A + (size_t)197394432 * MB), &s, S);
         PROF_ADD(132, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8519680 * MB), (A + (size_t)8650752 * MB), (P + 33233920), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8519680 * MB), (A + (size_t)8650752 * MB), (P + 33233920), &s, S);
     }
     PROF_ADD(131, 1);  /* backward */
 
@@ -6760,7 +6703,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.mid.block_1.conv1 (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8519680 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%134 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(128, 1);  /* backward */
     {
@@ -6768,7 +6710,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 30873088), (G + 33232384), (A + (size_t)8650752 * MB), (A + (size_t)197132288 * MB), &s, S);
         PROF_ADD(129, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8519680 * MB), (A + (size_t)8650752 * MB), (P + 30873088), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8519680 * MB), (A + (size_t)8650752 * MB), (P + 30873088), &s, S);
     }
     PROF_ADD(128, 1);  /* backward */
 
@@ -6787,7 +6729,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:94:9 conv2d decoder.conv_in (backward) (B, 256, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8519680 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%131 (B, 256, 16, 16), first written here */
     }
     PROF_ADD(125, 1);  /* backward */
     {
@@ -6795,14 +6736,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 29691904), (G + 30871552), (A + (size_t)8388608 * MB), (A + (size_t)203292672 * MB), &s, S);
         PROF_ADD(126, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8519680 * MB), (A + (size_t)8388608 * MB), (P + 29691904), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8519680 * MB), (A + (size_t)8388608 * MB), (P + 29691904), &s, S);
     }
     PROF_ADD(125, 1);  /* backward */
 
     /* vqgan_f16.vq:63:9 conv2d post_quant_conv (backward) (B, 256, 16, 16) -> (B, 256, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8454144 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%129 (B, 256, 16, 16), first written here */
     }
     PROF_ADD(123, 1);  /* backward */
     {
@@ -6810,7 +6750,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 29626112), (G + 29691648), (A + (size_t)8519680 * MB), (A + (size_t)203227136 * MB), &s, S);
         PROF_ADD(124, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8454144 * MB), (A + (size_t)8519680 * MB), (P + 29626112), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8454144 * MB), (A + (size_t)8519680 * MB), (P + 29626112), &s, S);
     }
     PROF_ADD(123, 1);  /* backward */
 
@@ -6833,7 +6773,6 @@ static int model_backward(vq_model *m) {
     /* vqgan_f16.vq:56:9 conv2d quant_conv (backward) (B, 256, 16, 16) -> (B, 256, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8519680 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%127 (B, 256, 16, 16), first written here */
     }
     PROF_ADD(120, 1);  /* backward */
     {
@@ -6841,14 +6780,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 29560320), (G + 29625856), (A + (size_t)8388608 * MB), (A + (size_t)203096064 * MB), &s, S);
         PROF_ADD(121, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8519680 * MB), (A + (size_t)8388608 * MB), (P + 29560320), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8519680 * MB), (A + (size_t)8388608 * MB), (P + 29560320), &s, S);
     }
     PROF_ADD(120, 1);  /* backward */
 
     /* taming.vq:79:12 conv2d encoder.conv_out (backward) (B, 512, 16, 16) -> (B, 256, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%126 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(118, 1);  /* backward */
     {
@@ -6856,7 +6794,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 28380416), (G + 29560064), (A + (size_t)8519680 * MB), (A + (size_t)196870144 * MB), &s, S);
         PROF_ADD(119, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 28380416), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 28380416), &s, S);
     }
     PROF_ADD(118, 1);  /* backward */
 
@@ -6876,7 +6814,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d encoder.mid.block_2.conv2 (backward; fused: add) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%122 (B, 512, 16, 16), first written here */
         memset((A + (size_t)8650752 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%116 (B, 512, 16, 16), first written here */
     }
     {
@@ -6895,7 +6832,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 26019584), (G + 28378880), (A + (size_t)8519680 * MB), (A + (size_t)196608000 * MB), &s, S);
         PROF_ADD(116, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 26019584), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 26019584), &s, S);
     }
     PROF_ADD(115, 1);  /* backward */
 
@@ -6915,7 +6852,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.mid.block_2.conv1 (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%118 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(112, 1);  /* backward */
     {
@@ -6923,7 +6859,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 23658752), (G + 26018048), (A + (size_t)8519680 * MB), (A + (size_t)196345856 * MB), &s, S);
         PROF_ADD(113, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 23658752), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 23658752), &s, S);
     }
     PROF_ADD(112, 1);  /* backward */
 
@@ -6942,7 +6878,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:35:16 conv2d encoder.mid.attn_1.proj_out (backward; fused: add) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%114 (B, 512, 16, 16), first written here */
         memset((A + (size_t)8519680 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%109 (B, 512, 16, 16), first written here */
     }
     {
@@ -6961,7 +6896,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 23395072), (G + 23657216), (A + (size_t)8650752 * MB), (A + (size_t)196083712 * MB), &s, S);
         PROF_ADD(110, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 23395072), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 23395072), &s, S);
     }
     PROF_ADD(109, 1);  /* backward */
 
@@ -6981,7 +6916,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:33:9 conv2d encoder.mid.attn_1.v (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%110 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(106, 1);  /* backward */
     {
@@ -6989,7 +6923,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 23132416), (G + 23394560), (A + (size_t)8912896 * MB), (A + (size_t)195559424 * MB), &s, S);
         PROF_ADD(107, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 23132416), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 23132416), &s, S);
     }
     PROF_ADD(106, 1);  /* backward */
 
@@ -7036,7 +6970,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d encoder.mid.block_1.conv2 (backward; fused: add) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%107 (B, 512, 16, 16), first written here */
         memset((A + (size_t)8650752 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%101 (B, 512, 16, 16), first written here */
     }
     {
@@ -7055,7 +6988,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 20246272), (G + 22605568), (A + (size_t)8519680 * MB), (A + (size_t)195297280 * MB), &s, S);
         PROF_ADD(100, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 20246272), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 20246272), &s, S);
     }
     PROF_ADD(99, 1);  /* backward */
 
@@ -7075,7 +7008,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.mid.block_1.conv1 (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%103 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(96, 1);  /* backward */
     {
@@ -7083,7 +7015,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 17885440), (G + 20244736), (A + (size_t)8519680 * MB), (A + (size_t)195035136 * MB), &s, S);
         PROF_ADD(97, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 17885440), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 17885440), &s, S);
     }
     PROF_ADD(96, 1);  /* backward */
 
@@ -7102,7 +7034,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:35:16 conv2d encoder.down.4.attn.1.proj_out (backward; fused: add) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%99 (B, 512, 16, 16), first written here */
         memset((A + (size_t)8519680 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%94 (B, 512, 16, 16), first written here */
     }
     {
@@ -7121,7 +7052,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 17621760), (G + 17883904), (A + (size_t)8650752 * MB), (A + (size_t)194772992 * MB), &s, S);
         PROF_ADD(94, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 17621760), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 17621760), &s, S);
     }
     PROF_ADD(93, 1);  /* backward */
 
@@ -7141,7 +7072,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:33:9 conv2d encoder.down.4.attn.1.v (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%95 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(90, 1);  /* backward */
     {
@@ -7149,7 +7079,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 17359104), (G + 17621248), (A + (size_t)8912896 * MB), (A + (size_t)194248704 * MB), &s, S);
         PROF_ADD(91, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 17359104), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 17359104), &s, S);
     }
     PROF_ADD(90, 1);  /* backward */
 
@@ -7196,7 +7126,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d encoder.down.4.block.1.conv2 (backward; fused: add) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%92 (B, 512, 16, 16), first written here */
         memset((A + (size_t)8650752 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%86 (B, 512, 16, 16), first written here */
     }
     {
@@ -7215,7 +7144,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 14472960), (G + 16832256), (A + (size_t)8519680 * MB), (A + (size_t)193986560 * MB), &s, S);
         PROF_ADD(84, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 14472960), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 14472960), &s, S);
     }
     PROF_ADD(83, 1);  /* backward */
 
@@ -7235,7 +7164,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.down.4.block.1.conv1 (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%88 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(80, 1);  /* backward */
     {
@@ -7243,7 +7171,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 12112128), (G + 14471424), (A + (size_t)8519680 * MB), (A + (size_t)193724416 * MB), &s, S);
         PROF_ADD(81, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 12112128), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8519680 * MB), (P + 12112128), &s, S);
     }
     PROF_ADD(80, 1);  /* backward */
 
@@ -7262,7 +7190,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:35:16 conv2d encoder.down.4.attn.0.proj_out (backward; fused: add) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%84 (B, 512, 16, 16), first written here */
         memset((A + (size_t)8519680 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%79 (B, 512, 16, 16), first written here */
     }
     {
@@ -7281,7 +7208,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 11848448), (G + 12110592), (A + (size_t)8650752 * MB), (A + (size_t)193462272 * MB), &s, S);
         PROF_ADD(78, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 11848448), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 11848448), &s, S);
     }
     PROF_ADD(77, 1);  /* backward */
 
@@ -7301,7 +7228,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:33:9 conv2d encoder.down.4.attn.0.v (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%80 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(74, 1);  /* backward */
     {
@@ -7309,7 +7235,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 11585792), (G + 11847936), (A + (size_t)8912896 * MB), (A + (size_t)192937984 * MB), &s, S);
         PROF_ADD(75, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 11585792), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8912896 * MB), (P + 11585792), &s, S);
     }
     PROF_ADD(74, 1);  /* backward */
 
@@ -7356,7 +7282,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:22:13 conv2d encoder.down.4.block.0.nin_shortcut (backward; fused: add) (B, 256, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8912896 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%70 (B, 256, 16, 16), first written here */
         memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%77 (B, 512, 16, 16), first written here */
     }
     {
@@ -7375,14 +7300,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 10927872), (G + 11058944), (A + (size_t)8519680 * MB), (A + (size_t)202768384 * MB), &s, S);
         PROF_ADD(68, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8912896 * MB), (A + (size_t)8519680 * MB), (P + 10927872), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8912896 * MB), (A + (size_t)8519680 * MB), (P + 10927872), &s, S);
     }
     PROF_ADD(67, 1);  /* backward */
 
     /* taming.vq:20:9 conv2d encoder.down.4.block.0.conv2 (backward) (B, 512, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8519680 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%76 (B, 512, 16, 16), first written here */
     }
     PROF_ADD(65, 1);  /* backward */
     {
@@ -7390,7 +7314,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 8568064), (G + 10927360), (A + (size_t)8388608 * MB), (A + (size_t)192675840 * MB), &s, S);
         PROF_ADD(66, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8519680 * MB), (A + (size_t)8388608 * MB), (P + 8568064), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8519680 * MB), (A + (size_t)8388608 * MB), (P + 8568064), &s, S);
     }
     PROF_ADD(65, 1);  /* backward */
 
@@ -7410,7 +7334,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.down.4.block.0.conv1 (backward) (B, 256, 16, 16) -> (B, 512, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8519680 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%72 (B, 256, 16, 16), first written here */
     }
     PROF_ADD(62, 1);  /* backward */
     {
@@ -7418,7 +7341,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 7386880), (G + 8566528), (A + (size_t)8388608 * MB), (A + (size_t)202833920 * MB), &s, S);
         PROF_ADD(63, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8519680 * MB), (A + (size_t)8388608 * MB), (P + 7386880), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8519680 * MB), (A + (size_t)8388608 * MB), (P + 7386880), &s, S);
     }
     PROF_ADD(62, 1);  /* backward */
 
@@ -7437,7 +7360,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:42:16 conv2d encoder.down.3.downsample.conv (backward) (B, 256, 32, 32) -> (B, 256, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)8650752 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%69 (B, 256, 32, 32), first written here */
     }
     PROF_ADD(59, 1);  /* backward */
     {
@@ -7445,14 +7367,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 6796288), (G + 7386112), (A + (size_t)8912896 * MB), (A + (size_t)189267968 * MB), &s, S);
         PROF_ADD(60, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8650752 * MB), (A + (size_t)8912896 * MB), (P + 6796288), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8650752 * MB), (A + (size_t)8912896 * MB), (P + 6796288), &s, S);
     }
     PROF_ADD(59, 1);  /* backward */
 
     /* taming.vq:20:9 conv2d encoder.down.3.block.1.conv2 (backward; fused: add) (B, 256, 32, 32) -> (B, 256, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%67 (B, 256, 32, 32), first written here */
         memset((A + (size_t)8912896 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%61 (B, 256, 32, 32), first written here */
     }
     {
@@ -7471,7 +7392,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 6206208), (G + 6796032), (A + (size_t)8650752 * MB), (A + (size_t)189005824 * MB), &s, S);
         PROF_ADD(58, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 6206208), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 6206208), &s, S);
     }
     PROF_ADD(57, 1);  /* backward */
 
@@ -7491,7 +7412,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.down.3.block.1.conv1 (backward) (B, 256, 32, 32) -> (B, 256, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%63 (B, 256, 32, 32), first written here */
     }
     PROF_ADD(54, 1);  /* backward */
     {
@@ -7499,7 +7419,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 5615616), (G + 6205440), (A + (size_t)8650752 * MB), (A + (size_t)188481536 * MB), &s, S);
         PROF_ADD(55, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 5615616), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)8650752 * MB), (P + 5615616), &s, S);
     }
     PROF_ADD(54, 1);  /* backward */
 
@@ -7518,7 +7438,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d encoder.down.3.block.0.conv2 (backward; fused: add) (B, 256, 32, 32) -> (B, 256, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)8650752 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%59 (B, 256, 32, 32), first written here */
         memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%53 (B, 256, 32, 32), first written here */
     }
     {
@@ -7537,7 +7456,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 5025024), (G + 5614848), (A + (size_t)8912896 * MB), (A + (size_t)187957248 * MB), &s, S);
         PROF_ADD(52, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8650752 * MB), (A + (size_t)8912896 * MB), (P + 5025024), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8650752 * MB), (A + (size_t)8912896 * MB), (P + 5025024), &s, S);
     }
     PROF_ADD(51, 1);  /* backward */
 
@@ -7557,7 +7476,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.down.3.block.0.conv1 (backward) (B, 256, 32, 32) -> (B, 256, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)8650752 * MB), 0, sizeof(float) * ((size_t)B * 262144));  /* d%55 (B, 256, 32, 32), first written here */
     }
     PROF_ADD(48, 1);  /* backward */
     {
@@ -7565,7 +7483,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 4434432), (G + 5024256), (A + (size_t)8912896 * MB), (A + (size_t)187432960 * MB), &s, S);
         PROF_ADD(49, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8650752 * MB), (A + (size_t)8912896 * MB), (P + 4434432), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8650752 * MB), (A + (size_t)8912896 * MB), (P + 4434432), &s, S);
     }
     PROF_ADD(48, 1);  /* backward */
 
@@ -7584,7 +7502,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:42:16 conv2d encoder.down.2.downsample.conv (backward) (B, 256, 64, 64) -> (B, 256, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)10485760 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%52 (B, 256, 64, 64), first written here */
     }
     PROF_ADD(45, 1);  /* backward */
     {
@@ -7592,14 +7509,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 3843840), (G + 4433664), (A + (size_t)8388608 * MB), (A + (size_t)169869312 * MB), &s, S);
         PROF_ADD(46, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)10485760 * MB), (A + (size_t)8388608 * MB), (P + 3843840), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)10485760 * MB), (A + (size_t)8388608 * MB), (P + 3843840), &s, S);
     }
     PROF_ADD(45, 1);  /* backward */
 
     /* taming.vq:20:9 conv2d encoder.down.2.block.1.conv2 (backward; fused: add) (B, 256, 64, 64) -> (B, 256, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%50 (B, 256, 64, 64), first written here */
         memset((A + (size_t)9437184 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%44 (B, 256, 64, 64), first written here */
     }
     {
@@ -7618,7 +7534,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 3253760), (G + 3843584), (A + (size_t)10485760 * MB), (A + (size_t)168820736 * MB), &s, S);
         PROF_ADD(44, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 3253760), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 3253760), &s, S);
     }
     PROF_ADD(43, 1);  /* backward */
 
@@ -7638,7 +7554,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.down.2.block.1.conv1 (backward) (B, 256, 64, 64) -> (B, 256, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%46 (B, 256, 64, 64), first written here */
     }
     PROF_ADD(40, 1);  /* backward */
     {
@@ -7646,7 +7561,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2663168), (G + 3252992), (A + (size_t)10485760 * MB), (A + (size_t)166723584 * MB), &s, S);
         PROF_ADD(41, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 2663168), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 2663168), &s, S);
     }
     PROF_ADD(40, 1);  /* backward */
 
@@ -7665,7 +7580,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:22:13 conv2d encoder.down.2.block.0.nin_shortcut (backward; fused: add) (B, 128, 64, 64) -> (B, 256, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)12582912 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%35 (B, 128, 64, 64), first written here */
         memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%42 (B, 256, 64, 64), first written here */
     }
     {
@@ -7684,14 +7598,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2629632), (G + 2662400), (A + (size_t)9437184 * MB), (A + (size_t)184549376 * MB), &s, S);
         PROF_ADD(38, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)12582912 * MB), (A + (size_t)9437184 * MB), (P + 2629632), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)12582912 * MB), (A + (size_t)9437184 * MB), (P + 2629632), &s, S);
     }
     PROF_ADD(37, 1);  /* backward */
 
     /* taming.vq:20:9 conv2d encoder.down.2.block.0.conv2 (backward) (B, 256, 64, 64) -> (B, 256, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)9437184 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%41 (B, 256, 64, 64), first written here */
     }
     PROF_ADD(35, 1);  /* backward */
     {
@@ -7699,7 +7612,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2039552), (G + 2629376), (A + (size_t)8388608 * MB), (A + (size_t)164626432 * MB), &s, S);
         PROF_ADD(36, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)9437184 * MB), (A + (size_t)8388608 * MB), (P + 2039552), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)9437184 * MB), (A + (size_t)8388608 * MB), (P + 2039552), &s, S);
     }
     PROF_ADD(35, 1);  /* backward */
 
@@ -7719,7 +7632,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.down.2.block.0.conv1 (backward) (B, 128, 64, 64) -> (B, 256, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)9437184 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%37 (B, 128, 64, 64), first written here */
     }
     PROF_ADD(32, 1);  /* backward */
     {
@@ -7727,7 +7639,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1743872), (G + 2038784), (A + (size_t)8388608 * MB), (A + (size_t)185073664 * MB), &s, S);
         PROF_ADD(33, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)9437184 * MB), (A + (size_t)8388608 * MB), (P + 1743872), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)9437184 * MB), (A + (size_t)8388608 * MB), (P + 1743872), &s, S);
     }
     PROF_ADD(32, 1);  /* backward */
 
@@ -7746,7 +7658,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:42:16 conv2d encoder.down.1.downsample.conv (backward) (B, 128, 128, 128) -> (B, 128, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)10485760 * MB), 0, sizeof(float) * ((size_t)B * 2097152));  /* d%34 (B, 128, 128, 128), first written here */
     }
     PROF_ADD(29, 1);  /* backward */
     {
@@ -7754,7 +7665,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1596032), (G + 1743488), (A + (size_t)12582912 * MB), (A + (size_t)150994944 * MB), &s, S);
         PROF_ADD(30, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)10485760 * MB), (A + (size_t)12582912 * MB), (P + 1596032), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)10485760 * MB), (A + (size_t)12582912 * MB), (P + 1596032), &s, S);
     }
     PROF_ADD(29, 1);  /* backward */
 
@@ -7770,7 +7681,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d encoder.down.1.block.1.conv2 (backward; fused: add) (B, 128, 128, 128) -> (B, 128, 128, 128) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 2097152));  /* d%32 (B, 128, 128, 128), first written here */
         memset((A + (size_t)12582912 * MB), 0, sizeof(float) * ((size_t)B * 2097152));  /* d%26 (B, 128, 128, 128), first written here */
     }
     {
@@ -7789,7 +7699,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1448448), (G + 1595904), (A + (size_t)10485760 * MB), (A + (size_t)8388608 * MB), &s, S);
         PROF_ADD(28, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 1448448), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 1448448), &s, S);
     }
     PROF_ADD(27, 1);  /* backward */
 
@@ -7818,7 +7728,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.down.1.block.1.conv1 (backward) (B, 128, 128, 128) -> (B, 128, 128, 128) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 2097152));  /* d%28 (B, 128, 128, 128), first written here */
     }
     PROF_ADD(24, 1);  /* backward */
     {
@@ -7826,7 +7735,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1300608), (G + 1448064), (A + (size_t)10485760 * MB), (A + (size_t)14680064 * MB), &s, S);
         PROF_ADD(25, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 1300608), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)10485760 * MB), (P + 1300608), &s, S);
     }
     PROF_ADD(24, 1);  /* backward */
 
@@ -7854,7 +7763,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d encoder.down.1.block.0.conv2 (backward; fused: add) (B, 128, 128, 128) -> (B, 128, 128, 128) */
     PROF_START();
     {
-        memset((A + (size_t)10485760 * MB), 0, sizeof(float) * ((size_t)B * 2097152));  /* d%24 (B, 128, 128, 128), first written here */
         memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 2097152));  /* d%18 (B, 128, 128, 128), first written here */
     }
     {
@@ -7873,7 +7781,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1152768), (G + 1300224), (A + (size_t)12582912 * MB), (A + (size_t)8388608 * MB), &s, S);
         PROF_ADD(22, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)10485760 * MB), (A + (size_t)12582912 * MB), (P + 1152768), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)10485760 * MB), (A + (size_t)12582912 * MB), (P + 1152768), &s, S);
     }
     PROF_ADD(21, 1);  /* backward */
 
@@ -7902,7 +7810,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.down.1.block.0.conv1 (backward) (B, 128, 128, 128) -> (B, 128, 128, 128) */
     PROF_START();
     {
-        memset((A + (size_t)10485760 * MB), 0, sizeof(float) * ((size_t)B * 2097152));  /* d%20 (B, 128, 128, 128), first written here */
     }
     PROF_ADD(18, 1);  /* backward */
     {
@@ -7910,7 +7817,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1004928), (G + 1152384), (A + (size_t)12582912 * MB), (A + (size_t)14680064 * MB), &s, S);
         PROF_ADD(19, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)10485760 * MB), (A + (size_t)12582912 * MB), (P + 1004928), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)10485760 * MB), (A + (size_t)12582912 * MB), (P + 1004928), &s, S);
     }
     PROF_ADD(18, 1);  /* backward */
 
@@ -7929,7 +7836,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:42:16 conv2d encoder.down.0.downsample.conv (backward) (B, 128, 256, 256) -> (B, 128, 128, 128) */
     PROF_START();
     {
-        memset((A + (size_t)50331648 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%17 (B, 128, 256, 256), first written here */
     }
     PROF_ADD(15, 1);  /* backward */
     {
@@ -7937,7 +7843,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 857088), (G + 1004544), (A + (size_t)8388608 * MB), (A + (size_t)41943040 * MB), &s, S);
         PROF_ADD(16, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)50331648 * MB), (A + (size_t)8388608 * MB), (P + 857088), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)50331648 * MB), (A + (size_t)8388608 * MB), (P + 857088), &s, S);
     }
     PROF_ADD(15, 1);  /* backward */
 
@@ -7953,7 +7859,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d encoder.down.0.block.1.conv2 (backward; fused: add) (B, 128, 256, 256) -> (B, 128, 256, 256) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%15 (B, 128, 256, 256), first written here */
         memset((A + (size_t)41943040 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%9 (B, 128, 256, 256), first written here */
     }
     {
@@ -7972,7 +7877,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 709504), (G + 856960), (A + (size_t)50331648 * MB), (A + (size_t)8388608 * MB), &s, S);
         PROF_ADD(14, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)50331648 * MB), (P + 709504), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)50331648 * MB), (P + 709504), &s, S);
     }
     PROF_ADD(13, 1);  /* backward */
 
@@ -8001,7 +7906,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.down.0.block.1.conv1 (backward) (B, 128, 256, 256) -> (B, 128, 256, 256) */
     PROF_START();
     {
-        memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%11 (B, 128, 256, 256), first written here */
     }
     PROF_ADD(10, 1);  /* backward */
     {
@@ -8009,7 +7913,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 561664), (G + 709120), (A + (size_t)50331648 * MB), (A + (size_t)33554432 * MB), &s, S);
         PROF_ADD(11, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8388608 * MB), (A + (size_t)50331648 * MB), (P + 561664), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8388608 * MB), (A + (size_t)50331648 * MB), (P + 561664), &s, S);
     }
     PROF_ADD(10, 1);  /* backward */
 
@@ -8037,7 +7941,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d encoder.down.0.block.0.conv2 (backward; fused: add) (B, 128, 256, 256) -> (B, 128, 256, 256) */
     PROF_START();
     {
-        memset((A + (size_t)33554432 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%7 (B, 128, 256, 256), first written here */
         memset((A + (size_t)8388608 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%1 (B, 128, 256, 256), first written here */
     }
     {
@@ -8056,7 +7959,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 413824), (G + 561280), (A + (size_t)41943040 * MB), (A + (size_t)8388608 * MB), &s, S);
         PROF_ADD(8, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)33554432 * MB), (A + (size_t)41943040 * MB), (P + 413824), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)33554432 * MB), (A + (size_t)41943040 * MB), (P + 413824), &s, S);
     }
     PROF_ADD(7, 1);  /* backward */
 
@@ -8085,7 +7988,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.down.0.block.0.conv1 (backward) (B, 128, 256, 256) -> (B, 128, 256, 256) */
     PROF_START();
     {
-        memset((A + (size_t)16777216 * MB), 0, sizeof(float) * ((size_t)B * 8388608));  /* d%3 (B, 128, 256, 256), first written here */
     }
     PROF_ADD(4, 1);  /* backward */
     {
@@ -8093,7 +7995,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 265984), (G + 413440), (A + (size_t)25165824 * MB), (A + (size_t)33554432 * MB), &s, S);
         PROF_ADD(5, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)16777216 * MB), (A + (size_t)25165824 * MB), (P + 265984), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)16777216 * MB), (A + (size_t)25165824 * MB), (P + 265984), &s, S);
     }
     PROF_ADD(4, 1);  /* backward */
 

@@ -2605,14 +2605,13 @@ static void run_disc_backward_input(vq_model *m) {
     /* taming.vq:150:12 conv2d loss.discriminator.main.8 (backward) (B, 256, 7, 7) -> (B, 1, 6, 6) */
     PROF_START();
     {
-        memset((A + (size_t)2388864 * MB), 0, sizeof(float) * ((size_t)B * 12544));  /* d%168 (B, 256, 7, 7), first written here */
     }
     PROF_ADD(166, 1);  /* backward */
     {
         vq_conv2d_shape s = loss_discriminator_main_8_shape;
         s.B = B;
         PROF_ADD(167, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)2388864 * MB), (A + (size_t)2376368 * MB), (P + 4817616), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)2388864 * MB), (A + (size_t)2376368 * MB), (P + 4817616), &s, S);
     }
     PROF_ADD(166, 1);  /* backward */
 
@@ -2642,14 +2641,13 @@ static void run_disc_backward_input(vq_model *m) {
     /* taming.vq:143:9 conv2d loss.discriminator.main.5 (backward) (B, 128, 8, 8) -> (B, 256, 7, 7) */
     PROF_START();
     {
-        memset((A + (size_t)2351232 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%165 (B, 128, 8, 8), first written here */
     }
     PROF_ADD(163, 1);  /* backward */
     {
         vq_conv2d_shape s = loss_discriminator_main_5_shape;
         s.B = B;
         PROF_ADD(164, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)2351232 * MB), (A + (size_t)2376320 * MB), (P + 4292816), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)2351232 * MB), (A + (size_t)2376320 * MB), (P + 4292816), &s, S);
     }
     PROF_ADD(163, 1);  /* backward */
 
@@ -2679,21 +2677,19 @@ static void run_disc_backward_input(vq_model *m) {
     /* taming.vq:133:13 conv2d loss.discriminator.main.2 (backward) (B, 64, 16, 16) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)2351232 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%162 (B, 64, 16, 16), first written here */
     }
     PROF_ADD(160, 1);  /* backward */
     {
         vq_conv2d_shape s = loss_discriminator_main_2_shape;
         s.B = B;
         PROF_ADD(161, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)2351232 * MB), (A + (size_t)2367616 * MB), (P + 4161488), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)2351232 * MB), (A + (size_t)2367616 * MB), (P + 4161488), &s, S);
     }
     PROF_ADD(160, 1);  /* backward */
 
     /* taming.vq:127:9 conv2d loss.discriminator.main.0 (backward; fused: leaky_relu) (B, 1, 32, 32) -> (B, 64, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)2367616 * MB), 0, sizeof(float) * ((size_t)B * 1024));  /* d%160 (B, 1, 32, 32), first written here */
     }
     {
         /* epilogue backward (fuse) */
@@ -2710,7 +2706,7 @@ static void run_disc_backward_input(vq_model *m) {
         vq_conv2d_shape s = loss_discriminator_main_0_shape;
         s.B = B;
         PROF_ADD(159, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)2367616 * MB), (A + (size_t)2351232 * MB), (P + 4160400), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)2367616 * MB), (A + (size_t)2351232 * MB), (P + 4160400), &s, S);
     }
     PROF_ADD(158, 1);  /* backward */
 }
@@ -2728,7 +2724,6 @@ static void run_disc_backward_params(vq_model *m) {
     /* taming.vq:150:12 conv2d loss.discriminator.main.8 (backward) (B, 256, 7, 7) -> (B, 1, 6, 6) */
     PROF_START();
     {
-        memset((A + (size_t)2388864 * MB), 0, sizeof(float) * ((size_t)B * 12544));  /* d%168 (B, 256, 7, 7), first written here */
     }
     PROF_ADD(166, 1);  /* backward */
     {
@@ -2736,7 +2731,7 @@ static void run_disc_backward_params(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 4817616), (G + 4821712), (A + (size_t)2376368 * MB), (A + (size_t)2363776 * MB), &s, S);
         PROF_ADD(167, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)2388864 * MB), (A + (size_t)2376368 * MB), (P + 4817616), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)2388864 * MB), (A + (size_t)2376368 * MB), (P + 4817616), &s, S);
     }
     PROF_ADD(166, 1);  /* backward */
 
@@ -2766,7 +2761,6 @@ static void run_disc_backward_params(vq_model *m) {
     /* taming.vq:143:9 conv2d loss.discriminator.main.5 (backward) (B, 128, 8, 8) -> (B, 256, 7, 7) */
     PROF_START();
     {
-        memset((A + (size_t)2351232 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%165 (B, 128, 8, 8), first written here */
     }
     PROF_ADD(163, 1);  /* backward */
     {
@@ -2774,7 +2768,7 @@ static void run_disc_backward_params(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 4292816), NULL, (A + (size_t)2376320 * MB), (A + (size_t)2409600 * MB), &s, S);
         PROF_ADD(164, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)2351232 * MB), (A + (size_t)2376320 * MB), (P + 4292816), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)2351232 * MB), (A + (size_t)2376320 * MB), (P + 4292816), &s, S);
     }
     PROF_ADD(163, 1);  /* backward */
 
@@ -2804,7 +2798,6 @@ static void run_disc_backward_params(vq_model *m) {
     /* taming.vq:133:13 conv2d loss.discriminator.main.2 (backward) (B, 64, 16, 16) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)2351232 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%162 (B, 64, 16, 16), first written here */
     }
     PROF_ADD(160, 1);  /* backward */
     {
@@ -2812,7 +2805,7 @@ static void run_disc_backward_params(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 4161488), NULL, (A + (size_t)2367616 * MB), (A + (size_t)2334848 * MB), &s, S);
         PROF_ADD(161, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)2351232 * MB), (A + (size_t)2367616 * MB), (P + 4161488), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)2351232 * MB), (A + (size_t)2367616 * MB), (P + 4161488), &s, S);
     }
     PROF_ADD(160, 1);  /* backward */
 
@@ -2995,7 +2988,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:114:12 conv2d decoder.conv_out (backward) (B, 64, 32, 32) -> (B, 1, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)1310720 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%158 (B, 64, 32, 32), first written here */
     }
     PROF_ADD(156, 1);  /* backward */
     {
@@ -3003,7 +2995,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 4159808), (G + 4160384), (A + (size_t)1245184 * MB), (A + (size_t)1179648 * MB), &s, S);
         PROF_ADD(157, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1310720 * MB), (A + (size_t)1245184 * MB), (P + 4159808), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1310720 * MB), (A + (size_t)1245184 * MB), (P + 4159808), &s, S);
     }
     PROF_ADD(156, 1);  /* backward */
 
@@ -3023,7 +3015,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.0.block.1.conv2 (backward; fused: add) (B, 64, 32, 32) -> (B, 64, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)1179648 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%154 (B, 64, 32, 32), first written here */
         memset((A + (size_t)1114112 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%148 (B, 64, 32, 32), first written here */
     }
     {
@@ -3042,7 +3033,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 4122752), (G + 4159616), (A + (size_t)1245184 * MB), (A + (size_t)1048576 * MB), &s, S);
         PROF_ADD(154, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1179648 * MB), (A + (size_t)1245184 * MB), (P + 4122752), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1179648 * MB), (A + (size_t)1245184 * MB), (P + 4122752), &s, S);
     }
     PROF_ADD(153, 1);  /* backward */
 
@@ -3062,7 +3053,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.0.block.1.conv1 (backward) (B, 64, 32, 32) -> (B, 64, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)983040 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%150 (B, 64, 32, 32), first written here */
     }
     PROF_ADD(150, 1);  /* backward */
     {
@@ -3070,7 +3060,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 4085696), (G + 4122560), (A + (size_t)1048576 * MB), (A + (size_t)393216 * MB), &s, S);
         PROF_ADD(151, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)983040 * MB), (A + (size_t)1048576 * MB), (P + 4085696), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)983040 * MB), (A + (size_t)1048576 * MB), (P + 4085696), &s, S);
     }
     PROF_ADD(150, 1);  /* backward */
 
@@ -3089,7 +3079,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:22:13 conv2d decoder.up.0.block.0.nin_shortcut (backward; fused: add) (B, 128, 32, 32) -> (B, 64, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)393216 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%139 (B, 128, 32, 32), first written here */
         memset((A + (size_t)983040 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%146 (B, 64, 32, 32), first written here */
     }
     {
@@ -3108,14 +3097,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 4077312), (G + 4085504), (A + (size_t)1114112 * MB), (A + (size_t)131072 * MB), &s, S);
         PROF_ADD(148, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)393216 * MB), (A + (size_t)1114112 * MB), (P + 4077312), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)393216 * MB), (A + (size_t)1114112 * MB), (P + 4077312), &s, S);
     }
     PROF_ADD(147, 1);  /* backward */
 
     /* taming.vq:20:9 conv2d decoder.up.0.block.0.conv2 (backward) (B, 64, 32, 32) -> (B, 64, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%145 (B, 64, 32, 32), first written here */
     }
     PROF_ADD(145, 1);  /* backward */
     {
@@ -3123,7 +3111,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 4040384), (G + 4077248), (A + (size_t)983040 * MB), (A + (size_t)589824 * MB), &s, S);
         PROF_ADD(146, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)983040 * MB), (P + 4040384), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1048576 * MB), (A + (size_t)983040 * MB), (P + 4040384), &s, S);
     }
     PROF_ADD(145, 1);  /* backward */
 
@@ -3143,7 +3131,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.0.block.0.conv1 (backward) (B, 128, 32, 32) -> (B, 64, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)524288 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%141 (B, 128, 32, 32), first written here */
     }
     PROF_ADD(142, 1);  /* backward */
     {
@@ -3151,7 +3138,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 3966464), (G + 4040192), (A + (size_t)983040 * MB), (A + (size_t)262144 * MB), &s, S);
         PROF_ADD(143, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)524288 * MB), (A + (size_t)983040 * MB), (P + 3966464), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)524288 * MB), (A + (size_t)983040 * MB), (P + 3966464), &s, S);
     }
     PROF_ADD(142, 1);  /* backward */
 
@@ -3170,7 +3157,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:51:13 conv2d decoder.up.1.upsample.conv (backward) (B, 128, 32, 32) -> (B, 128, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)131072 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%138 (B, 128, 32, 32), first written here */
     }
     PROF_ADD(139, 1);  /* backward */
     {
@@ -3178,7 +3164,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 3818624), (G + 3966080), (A + (size_t)393216 * MB), (A + (size_t)0 * MB), &s, S);
         PROF_ADD(140, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)131072 * MB), (A + (size_t)393216 * MB), (P + 3818624), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)131072 * MB), (A + (size_t)393216 * MB), (P + 3818624), &s, S);
     }
     PROF_ADD(139, 1);  /* backward */
 
@@ -3196,7 +3182,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.1.block.1.conv2 (backward; fused: add) (B, 128, 16, 16) -> (B, 128, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%135 (B, 128, 16, 16), first written here */
         memset((A + (size_t)65536 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%129 (B, 128, 16, 16), first written here */
     }
     {
@@ -3215,7 +3200,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 3671040), (G + 3818496), (A + (size_t)32768 * MB), (A + (size_t)1736704 * MB), &s, S);
         PROF_ADD(137, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 3671040), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 3671040), &s, S);
     }
     PROF_ADD(136, 1);  /* backward */
 
@@ -3235,7 +3220,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.1.block.1.conv1 (backward) (B, 128, 16, 16) -> (B, 128, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%131 (B, 128, 16, 16), first written here */
     }
     PROF_ADD(133, 1);  /* backward */
     {
@@ -3243,7 +3227,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 3523200), (G + 3670656), (A + (size_t)32768 * MB), (A + (size_t)1671168 * MB), &s, S);
         PROF_ADD(134, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 3523200), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 3523200), &s, S);
     }
     PROF_ADD(133, 1);  /* backward */
 
@@ -3262,7 +3246,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.1.block.0.conv2 (backward; fused: add) (B, 128, 16, 16) -> (B, 128, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%127 (B, 128, 16, 16), first written here */
         memset((A + (size_t)32768 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%121 (B, 128, 16, 16), first written here */
     }
     {
@@ -3281,7 +3264,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 3375360), (G + 3522816), (A + (size_t)65536 * MB), (A + (size_t)1605632 * MB), &s, S);
         PROF_ADD(131, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)65536 * MB), (P + 3375360), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)65536 * MB), (P + 3375360), &s, S);
     }
     PROF_ADD(130, 1);  /* backward */
 
@@ -3301,7 +3284,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.1.block.0.conv1 (backward) (B, 128, 16, 16) -> (B, 128, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%123 (B, 128, 16, 16), first written here */
     }
     PROF_ADD(127, 1);  /* backward */
     {
@@ -3309,7 +3291,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 3227520), (G + 3374976), (A + (size_t)65536 * MB), (A + (size_t)1540096 * MB), &s, S);
         PROF_ADD(128, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)65536 * MB), (P + 3227520), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)65536 * MB), (P + 3227520), &s, S);
     }
     PROF_ADD(127, 1);  /* backward */
 
@@ -3328,7 +3310,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:51:13 conv2d decoder.up.2.upsample.conv (backward) (B, 128, 16, 16) -> (B, 128, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%120 (B, 128, 16, 16), first written here */
     }
     PROF_ADD(124, 1);  /* backward */
     {
@@ -3336,7 +3317,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 3079680), (G + 3227136), (A + (size_t)32768 * MB), (A + (size_t)1474560 * MB), &s, S);
         PROF_ADD(125, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 3079680), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 3079680), &s, S);
     }
     PROF_ADD(124, 1);  /* backward */
 
@@ -3354,7 +3335,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:35:16 conv2d decoder.up.2.attn.1.proj_out (backward; fused: add) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%117 (B, 128, 8, 8), first written here */
         memset((A + (size_t)8192 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%112 (B, 128, 8, 8), first written here */
     }
     {
@@ -3373,7 +3353,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 3063168), (G + 3079552), (A + (size_t)32768 * MB), (A + (size_t)2285568 * MB), &s, S);
         PROF_ADD(122, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 3063168), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 3063168), &s, S);
     }
     PROF_ADD(121, 1);  /* backward */
 
@@ -3393,7 +3373,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:33:9 conv2d decoder.up.2.attn.1.v (backward) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%113 (B, 128, 8, 8), first written here */
     }
     PROF_ADD(118, 1);  /* backward */
     {
@@ -3401,7 +3380,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 3046656), (G + 3063040), (A + (size_t)32768 * MB), (A + (size_t)2252800 * MB), &s, S);
         PROF_ADD(119, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 3046656), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 3046656), &s, S);
     }
     PROF_ADD(118, 1);  /* backward */
 
@@ -3448,7 +3427,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.2.block.1.conv2 (backward; fused: add) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%110 (B, 128, 8, 8), first written here */
         memset((A + (size_t)16384 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%104 (B, 128, 8, 8), first written here */
     }
     {
@@ -3467,7 +3445,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2865792), (G + 3013248), (A + (size_t)8192 * MB), (A + (size_t)2236416 * MB), &s, S);
         PROF_ADD(112, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 2865792), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 2865792), &s, S);
     }
     PROF_ADD(111, 1);  /* backward */
 
@@ -3487,7 +3465,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.2.block.1.conv1 (backward) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%106 (B, 128, 8, 8), first written here */
     }
     PROF_ADD(108, 1);  /* backward */
     {
@@ -3495,7 +3472,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2717952), (G + 2865408), (A + (size_t)8192 * MB), (A + (size_t)2220032 * MB), &s, S);
         PROF_ADD(109, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 2717952), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 2717952), &s, S);
     }
     PROF_ADD(108, 1);  /* backward */
 
@@ -3514,7 +3491,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:35:16 conv2d decoder.up.2.attn.0.proj_out (backward; fused: add) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%102 (B, 128, 8, 8), first written here */
         memset((A + (size_t)8192 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%97 (B, 128, 8, 8), first written here */
     }
     {
@@ -3533,7 +3509,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2701184), (G + 2717568), (A + (size_t)16384 * MB), (A + (size_t)2203648 * MB), &s, S);
         PROF_ADD(106, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)16384 * MB), (P + 2701184), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)16384 * MB), (P + 2701184), &s, S);
     }
     PROF_ADD(105, 1);  /* backward */
 
@@ -3553,7 +3529,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:33:9 conv2d decoder.up.2.attn.0.v (backward) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%98 (B, 128, 8, 8), first written here */
     }
     PROF_ADD(102, 1);  /* backward */
     {
@@ -3561,7 +3536,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2684672), (G + 2701056), (A + (size_t)32768 * MB), (A + (size_t)2170880 * MB), &s, S);
         PROF_ADD(103, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 2684672), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 2684672), &s, S);
     }
     PROF_ADD(102, 1);  /* backward */
 
@@ -3608,7 +3583,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.up.2.block.0.conv2 (backward; fused: add) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%95 (B, 128, 8, 8), first written here */
         memset((A + (size_t)16384 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%89 (B, 128, 8, 8), first written here */
     }
     {
@@ -3627,7 +3601,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2503808), (G + 2651264), (A + (size_t)8192 * MB), (A + (size_t)2154496 * MB), &s, S);
         PROF_ADD(96, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 2503808), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 2503808), &s, S);
     }
     PROF_ADD(95, 1);  /* backward */
 
@@ -3647,7 +3621,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.up.2.block.0.conv1 (backward) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%91 (B, 128, 8, 8), first written here */
     }
     PROF_ADD(92, 1);  /* backward */
     {
@@ -3655,7 +3628,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2355968), (G + 2503424), (A + (size_t)8192 * MB), (A + (size_t)2138112 * MB), &s, S);
         PROF_ADD(93, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 2355968), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 2355968), &s, S);
     }
     PROF_ADD(92, 1);  /* backward */
 
@@ -3674,7 +3647,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.mid.block_2.conv2 (backward; fused: add) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%87 (B, 128, 8, 8), first written here */
         memset((A + (size_t)8192 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%81 (B, 128, 8, 8), first written here */
     }
     {
@@ -3693,7 +3665,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2208128), (G + 2355584), (A + (size_t)16384 * MB), (A + (size_t)2121728 * MB), &s, S);
         PROF_ADD(90, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)16384 * MB), (P + 2208128), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)16384 * MB), (P + 2208128), &s, S);
     }
     PROF_ADD(89, 1);  /* backward */
 
@@ -3713,7 +3685,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.mid.block_2.conv1 (backward) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%83 (B, 128, 8, 8), first written here */
     }
     PROF_ADD(86, 1);  /* backward */
     {
@@ -3721,7 +3692,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2060288), (G + 2207744), (A + (size_t)16384 * MB), (A + (size_t)2105344 * MB), &s, S);
         PROF_ADD(87, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)16384 * MB), (P + 2060288), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)16384 * MB), (P + 2060288), &s, S);
     }
     PROF_ADD(86, 1);  /* backward */
 
@@ -3740,7 +3711,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:35:16 conv2d decoder.mid.attn_1.proj_out (backward; fused: add) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%79 (B, 128, 8, 8), first written here */
         memset((A + (size_t)16384 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%74 (B, 128, 8, 8), first written here */
     }
     {
@@ -3759,7 +3729,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2043520), (G + 2059904), (A + (size_t)8192 * MB), (A + (size_t)2088960 * MB), &s, S);
         PROF_ADD(84, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 2043520), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 2043520), &s, S);
     }
     PROF_ADD(83, 1);  /* backward */
 
@@ -3779,7 +3749,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:33:9 conv2d decoder.mid.attn_1.v (backward) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%75 (B, 128, 8, 8), first written here */
     }
     PROF_ADD(80, 1);  /* backward */
     {
@@ -3787,7 +3756,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2027008), (G + 2043392), (A + (size_t)32768 * MB), (A + (size_t)2056192 * MB), &s, S);
         PROF_ADD(81, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 2027008), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 2027008), &s, S);
     }
     PROF_ADD(80, 1);  /* backward */
 
@@ -3834,7 +3803,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d decoder.mid.block_1.conv2 (backward; fused: add) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)8192 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%72 (B, 128, 8, 8), first written here */
         memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%66 (B, 128, 8, 8), first written here */
     }
     {
@@ -3853,7 +3821,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1846144), (G + 1993600), (A + (size_t)16384 * MB), (A + (size_t)2039808 * MB), &s, S);
         PROF_ADD(74, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8192 * MB), (A + (size_t)16384 * MB), (P + 1846144), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8192 * MB), (A + (size_t)16384 * MB), (P + 1846144), &s, S);
     }
     PROF_ADD(73, 1);  /* backward */
 
@@ -3873,7 +3841,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d decoder.mid.block_1.conv1 (backward) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)8192 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%68 (B, 128, 8, 8), first written here */
     }
     PROF_ADD(70, 1);  /* backward */
     {
@@ -3881,7 +3848,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1698304), (G + 1845760), (A + (size_t)16384 * MB), (A + (size_t)2023424 * MB), &s, S);
         PROF_ADD(71, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8192 * MB), (A + (size_t)16384 * MB), (P + 1698304), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8192 * MB), (A + (size_t)16384 * MB), (P + 1698304), &s, S);
     }
     PROF_ADD(70, 1);  /* backward */
 
@@ -3900,7 +3867,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:94:9 conv2d decoder.conv_in (backward) (B, 64, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)8192 * MB), 0, sizeof(float) * ((size_t)B * 4096));  /* d%65 (B, 64, 8, 8), first written here */
     }
     PROF_ADD(67, 1);  /* backward */
     {
@@ -3908,14 +3874,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1624192), (G + 1697920), (A + (size_t)0 * MB), (A + (size_t)2314240 * MB), &s, S);
         PROF_ADD(68, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8192 * MB), (A + (size_t)0 * MB), (P + 1624192), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8192 * MB), (A + (size_t)0 * MB), (P + 1624192), &s, S);
     }
     PROF_ADD(67, 1);  /* backward */
 
     /* vqgan_fmnist.vq:68:9 conv2d post_quant_conv (backward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)4096 * MB), 0, sizeof(float) * ((size_t)B * 4096));  /* d%63 (B, 64, 8, 8), first written here */
     }
     PROF_ADD(65, 1);  /* backward */
     {
@@ -3923,7 +3888,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1620032), (G + 1624128), (A + (size_t)8192 * MB), (A + (size_t)2310144 * MB), &s, S);
         PROF_ADD(66, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)4096 * MB), (A + (size_t)8192 * MB), (P + 1620032), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)4096 * MB), (A + (size_t)8192 * MB), (P + 1620032), &s, S);
     }
     PROF_ADD(65, 1);  /* backward */
 
@@ -3946,7 +3911,6 @@ static int model_backward(vq_model *m) {
     /* vqgan_fmnist.vq:61:9 conv2d quant_conv (backward) (B, 64, 8, 8) -> (B, 64, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)8192 * MB), 0, sizeof(float) * ((size_t)B * 4096));  /* d%61 (B, 64, 8, 8), first written here */
     }
     PROF_ADD(62, 1);  /* backward */
     {
@@ -3954,14 +3918,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1615872), (G + 1619968), (A + (size_t)0 * MB), (A + (size_t)2301952 * MB), &s, S);
         PROF_ADD(63, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8192 * MB), (A + (size_t)0 * MB), (P + 1615872), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8192 * MB), (A + (size_t)0 * MB), (P + 1615872), &s, S);
     }
     PROF_ADD(62, 1);  /* backward */
 
     /* taming.vq:79:12 conv2d encoder.conv_out (backward) (B, 128, 8, 8) -> (B, 64, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%60 (B, 128, 8, 8), first written here */
     }
     PROF_ADD(60, 1);  /* backward */
     {
@@ -3969,7 +3932,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1542080), (G + 1615808), (A + (size_t)8192 * MB), (A + (size_t)2007040 * MB), &s, S);
         PROF_ADD(61, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 1542080), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 1542080), &s, S);
     }
     PROF_ADD(60, 1);  /* backward */
 
@@ -3989,7 +3952,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d encoder.mid.block_2.conv2 (backward; fused: add) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%56 (B, 128, 8, 8), first written here */
         memset((A + (size_t)8192 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%50 (B, 128, 8, 8), first written here */
     }
     {
@@ -4008,7 +3970,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1394240), (G + 1541696), (A + (size_t)16384 * MB), (A + (size_t)1990656 * MB), &s, S);
         PROF_ADD(58, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)16384 * MB), (P + 1394240), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)16384 * MB), (P + 1394240), &s, S);
     }
     PROF_ADD(57, 1);  /* backward */
 
@@ -4028,7 +3990,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.mid.block_2.conv1 (backward) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%52 (B, 128, 8, 8), first written here */
     }
     PROF_ADD(54, 1);  /* backward */
     {
@@ -4036,7 +3997,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1246400), (G + 1393856), (A + (size_t)16384 * MB), (A + (size_t)1974272 * MB), &s, S);
         PROF_ADD(55, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)16384 * MB), (P + 1246400), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)16384 * MB), (P + 1246400), &s, S);
     }
     PROF_ADD(54, 1);  /* backward */
 
@@ -4055,7 +4016,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:35:16 conv2d encoder.mid.attn_1.proj_out (backward; fused: add) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%48 (B, 128, 8, 8), first written here */
         memset((A + (size_t)16384 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%43 (B, 128, 8, 8), first written here */
     }
     {
@@ -4074,7 +4034,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1229632), (G + 1246016), (A + (size_t)8192 * MB), (A + (size_t)1957888 * MB), &s, S);
         PROF_ADD(52, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 1229632), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 1229632), &s, S);
     }
     PROF_ADD(51, 1);  /* backward */
 
@@ -4094,7 +4054,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:33:9 conv2d encoder.mid.attn_1.v (backward) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%44 (B, 128, 8, 8), first written here */
     }
     PROF_ADD(48, 1);  /* backward */
     {
@@ -4102,7 +4061,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1213120), (G + 1229504), (A + (size_t)32768 * MB), (A + (size_t)1925120 * MB), &s, S);
         PROF_ADD(49, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 1213120), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 1213120), &s, S);
     }
     PROF_ADD(48, 1);  /* backward */
 
@@ -4149,7 +4108,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d encoder.mid.block_1.conv2 (backward; fused: add) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%41 (B, 128, 8, 8), first written here */
         memset((A + (size_t)8192 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%35 (B, 128, 8, 8), first written here */
     }
     {
@@ -4168,7 +4126,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1032256), (G + 1179712), (A + (size_t)16384 * MB), (A + (size_t)1908736 * MB), &s, S);
         PROF_ADD(42, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)16384 * MB), (P + 1032256), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)16384 * MB), (P + 1032256), &s, S);
     }
     PROF_ADD(41, 1);  /* backward */
 
@@ -4188,7 +4146,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.mid.block_1.conv1 (backward) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%37 (B, 128, 8, 8), first written here */
     }
     PROF_ADD(38, 1);  /* backward */
     {
@@ -4196,7 +4153,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 884416), (G + 1031872), (A + (size_t)16384 * MB), (A + (size_t)1892352 * MB), &s, S);
         PROF_ADD(39, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)16384 * MB), (P + 884416), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)16384 * MB), (P + 884416), &s, S);
     }
     PROF_ADD(38, 1);  /* backward */
 
@@ -4215,7 +4172,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:35:16 conv2d encoder.down.2.attn.0.proj_out (backward; fused: add) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%33 (B, 128, 8, 8), first written here */
         memset((A + (size_t)16384 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%28 (B, 128, 8, 8), first written here */
     }
     {
@@ -4234,7 +4190,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 867648), (G + 884032), (A + (size_t)8192 * MB), (A + (size_t)1875968 * MB), &s, S);
         PROF_ADD(36, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 867648), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)8192 * MB), (P + 867648), &s, S);
     }
     PROF_ADD(35, 1);  /* backward */
 
@@ -4254,7 +4210,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:33:9 conv2d encoder.down.2.attn.0.v (backward) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%29 (B, 128, 8, 8), first written here */
     }
     PROF_ADD(32, 1);  /* backward */
     {
@@ -4262,7 +4217,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 851136), (G + 867520), (A + (size_t)32768 * MB), (A + (size_t)1843200 * MB), &s, S);
         PROF_ADD(33, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 851136), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)0 * MB), (A + (size_t)32768 * MB), (P + 851136), &s, S);
     }
     PROF_ADD(32, 1);  /* backward */
 
@@ -4309,7 +4264,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:20:9 conv2d encoder.down.2.block.0.conv2 (backward; fused: add) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)8192 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%26 (B, 128, 8, 8), first written here */
         memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%20 (B, 128, 8, 8), first written here */
     }
     {
@@ -4328,7 +4282,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 670272), (G + 817728), (A + (size_t)16384 * MB), (A + (size_t)1826816 * MB), &s, S);
         PROF_ADD(26, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8192 * MB), (A + (size_t)16384 * MB), (P + 670272), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8192 * MB), (A + (size_t)16384 * MB), (P + 670272), &s, S);
     }
     PROF_ADD(25, 1);  /* backward */
 
@@ -4348,7 +4302,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.down.2.block.0.conv1 (backward) (B, 128, 8, 8) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)8192 * MB), 0, sizeof(float) * ((size_t)B * 8192));  /* d%22 (B, 128, 8, 8), first written here */
     }
     PROF_ADD(22, 1);  /* backward */
     {
@@ -4356,7 +4309,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 522432), (G + 669888), (A + (size_t)16384 * MB), (A + (size_t)1810432 * MB), &s, S);
         PROF_ADD(23, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)8192 * MB), (A + (size_t)16384 * MB), (P + 522432), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)8192 * MB), (A + (size_t)16384 * MB), (P + 522432), &s, S);
     }
     PROF_ADD(22, 1);  /* backward */
 
@@ -4375,7 +4328,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:42:16 conv2d encoder.down.1.downsample.conv (backward) (B, 128, 16, 16) -> (B, 128, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)32768 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%19 (B, 128, 16, 16), first written here */
     }
     PROF_ADD(19, 1);  /* backward */
     {
@@ -4383,14 +4335,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 374592), (G + 522048), (A + (size_t)0 * MB), (A + (size_t)1441792 * MB), &s, S);
         PROF_ADD(20, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)32768 * MB), (A + (size_t)0 * MB), (P + 374592), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)32768 * MB), (A + (size_t)0 * MB), (P + 374592), &s, S);
     }
     PROF_ADD(19, 1);  /* backward */
 
     /* taming.vq:22:13 conv2d encoder.down.1.block.0.nin_shortcut (backward; fused: add) (B, 64, 16, 16) -> (B, 128, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)65536 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%10 (B, 64, 16, 16), first written here */
         memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%17 (B, 128, 16, 16), first written here */
     }
     {
@@ -4409,14 +4360,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 366272), (G + 374464), (A + (size_t)32768 * MB), (A + (size_t)1769472 * MB), &s, S);
         PROF_ADD(18, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)65536 * MB), (A + (size_t)32768 * MB), (P + 366272), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)65536 * MB), (A + (size_t)32768 * MB), (P + 366272), &s, S);
     }
     PROF_ADD(17, 1);  /* backward */
 
     /* taming.vq:20:9 conv2d encoder.down.1.block.0.conv2 (backward) (B, 128, 16, 16) -> (B, 128, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)32768 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%16 (B, 128, 16, 16), first written here */
     }
     PROF_ADD(15, 1);  /* backward */
     {
@@ -4424,7 +4374,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 218688), (G + 366144), (A + (size_t)0 * MB), (A + (size_t)1409024 * MB), &s, S);
         PROF_ADD(16, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)32768 * MB), (A + (size_t)0 * MB), (P + 218688), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)32768 * MB), (A + (size_t)0 * MB), (P + 218688), &s, S);
     }
     PROF_ADD(15, 1);  /* backward */
 
@@ -4444,7 +4394,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.down.1.block.0.conv1 (backward) (B, 64, 16, 16) -> (B, 128, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)32768 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%12 (B, 64, 16, 16), first written here */
     }
     PROF_ADD(12, 1);  /* backward */
     {
@@ -4452,7 +4401,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 144576), (G + 218304), (A + (size_t)0 * MB), (A + (size_t)1785856 * MB), &s, S);
         PROF_ADD(13, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)32768 * MB), (A + (size_t)0 * MB), (P + 144576), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)32768 * MB), (A + (size_t)0 * MB), (P + 144576), &s, S);
     }
     PROF_ADD(12, 1);  /* backward */
 
@@ -4471,7 +4420,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:42:16 conv2d encoder.down.0.downsample.conv (backward) (B, 64, 32, 32) -> (B, 64, 16, 16) */
     PROF_START();
     {
-        memset((A + (size_t)131072 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%9 (B, 64, 32, 32), first written here */
     }
     PROF_ADD(9, 1);  /* backward */
     {
@@ -4479,14 +4427,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 107520), (G + 144384), (A + (size_t)65536 * MB), (A + (size_t)917504 * MB), &s, S);
         PROF_ADD(10, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)131072 * MB), (A + (size_t)65536 * MB), (P + 107520), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)131072 * MB), (A + (size_t)65536 * MB), (P + 107520), &s, S);
     }
     PROF_ADD(9, 1);  /* backward */
 
     /* taming.vq:20:9 conv2d encoder.down.0.block.0.conv2 (backward; fused: add) (B, 64, 32, 32) -> (B, 64, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)65536 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%7 (B, 64, 32, 32), first written here */
         memset((A + (size_t)0 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%1 (B, 64, 32, 32), first written here */
     }
     {
@@ -4505,7 +4452,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 70592), (G + 107456), (A + (size_t)131072 * MB), (A + (size_t)851968 * MB), &s, S);
         PROF_ADD(8, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)65536 * MB), (A + (size_t)131072 * MB), (P + 70592), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)65536 * MB), (A + (size_t)131072 * MB), (P + 70592), &s, S);
     }
     PROF_ADD(7, 1);  /* backward */
 
@@ -4525,7 +4472,6 @@ static int model_backward(vq_model *m) {
     /* taming.vq:18:9 conv2d encoder.down.0.block.0.conv1 (backward) (B, 64, 32, 32) -> (B, 64, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)65536 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%3 (B, 64, 32, 32), first written here */
     }
     PROF_ADD(4, 1);  /* backward */
     {
@@ -4533,7 +4479,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 33536), (G + 70400), (A + (size_t)131072 * MB), (A + (size_t)720896 * MB), &s, S);
         PROF_ADD(5, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)65536 * MB), (A + (size_t)131072 * MB), (P + 33536), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)65536 * MB), (A + (size_t)131072 * MB), (P + 33536), &s, S);
     }
     PROF_ADD(4, 1);  /* backward */
 

@@ -827,7 +827,6 @@ static int model_backward(vq_model *m) {
     /* vqvae.vq:30:9 conv2d decoder.res.1.conv2 (backward; fused: add, relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)98304 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%26 (B, 256, 8, 8), first written here */
         memset((A + (size_t)81920 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%23 (B, 256, 8, 8), first written here */
     }
     {
@@ -848,14 +847,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 3816000), (G + 3881536), (A + (size_t)425984 * MB), (A + (size_t)393216 * MB), &s, S);
         PROF_ADD(29, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)98304 * MB), (A + (size_t)425984 * MB), (P + 3816000), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)98304 * MB), (A + (size_t)425984 * MB), (P + 3816000), &s, S);
     }
     PROF_ADD(28, 1);  /* backward */
 
     /* vqvae.vq:29:9 conv2d decoder.res.1.conv1 (backward; fused: relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)65536 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%24 (B, 256, 8, 8), first written here */
     }
     {
         /* epilogue backward (fuse) */
@@ -873,7 +871,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 3225920), (G + 3815744), (A + (size_t)98304 * MB), (A + (size_t)376832 * MB), &s, S);
         PROF_ADD(27, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)65536 * MB), (A + (size_t)98304 * MB), (P + 3225920), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)65536 * MB), (A + (size_t)98304 * MB), (P + 3225920), &s, S);
     }
     PROF_ADD(26, 1);  /* backward */
 
@@ -903,7 +901,6 @@ static int model_backward(vq_model *m) {
     /* vqvae.vq:30:9 conv2d decoder.res.0.conv2 (backward; fused: add) (B, 256, 8, 8) -> (B, 256, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)98304 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%21 (B, 256, 8, 8), first written here */
         memset((A + (size_t)65536 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%18 (B, 256, 8, 8), first written here */
     }
     {
@@ -922,14 +919,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 3160128), (G + 3225664), (A + (size_t)81920 * MB), (A + (size_t)344064 * MB), &s, S);
         PROF_ADD(24, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)98304 * MB), (A + (size_t)81920 * MB), (P + 3160128), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)98304 * MB), (A + (size_t)81920 * MB), (P + 3160128), &s, S);
     }
     PROF_ADD(23, 1);  /* backward */
 
     /* vqvae.vq:29:9 conv2d decoder.res.0.conv1 (backward; fused: relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)81920 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%19 (B, 256, 8, 8), first written here */
     }
     {
         /* epilogue backward (fuse) */
@@ -947,7 +943,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2570048), (G + 3159872), (A + (size_t)98304 * MB), (A + (size_t)327680 * MB), &s, S);
         PROF_ADD(22, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)81920 * MB), (A + (size_t)98304 * MB), (P + 2570048), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)81920 * MB), (A + (size_t)98304 * MB), (P + 2570048), &s, S);
     }
     PROF_ADD(21, 1);  /* backward */
 
@@ -977,7 +973,6 @@ static int model_backward(vq_model *m) {
     /* vqvae.vq:55:9 conv2d decoder.proj (backward) (B, 64, 8, 8) -> (B, 256, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)81920 * MB), 0, sizeof(float) * ((size_t)B * 4096));  /* d%16 (B, 64, 8, 8), first written here */
     }
     PROF_ADD(18, 1);  /* backward */
     {
@@ -985,7 +980,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2422336), (G + 2569792), (A + (size_t)65536 * MB), (A + (size_t)446464 * MB), &s, S);
         PROF_ADD(19, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)81920 * MB), (A + (size_t)65536 * MB), (P + 2422336), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)81920 * MB), (A + (size_t)65536 * MB), (P + 2422336), &s, S);
     }
     PROF_ADD(18, 1);  /* backward */
 
@@ -1008,7 +1003,6 @@ static int model_backward(vq_model *m) {
     /* vqvae.vq:48:9 conv2d encoder.proj (backward) (B, 256, 8, 8) -> (B, 64, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)81920 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%14 (B, 256, 8, 8), first written here */
     }
     PROF_ADD(15, 1);  /* backward */
     {
@@ -1016,14 +1010,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2405888), (G + 2422272), (A + (size_t)65536 * MB), (A + (size_t)294912 * MB), &s, S);
         PROF_ADD(16, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)81920 * MB), (A + (size_t)65536 * MB), (P + 2405888), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)81920 * MB), (A + (size_t)65536 * MB), (P + 2405888), &s, S);
     }
     PROF_ADD(15, 1);  /* backward */
 
     /* vqvae.vq:30:9 conv2d encoder.res.1.conv2 (backward; fused: add, relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)98304 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%11 (B, 256, 8, 8), first written here */
         memset((A + (size_t)65536 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%8 (B, 256, 8, 8), first written here */
     }
     {
@@ -1044,14 +1037,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 2340096), (G + 2405632), (A + (size_t)81920 * MB), (A + (size_t)278528 * MB), &s, S);
         PROF_ADD(14, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)98304 * MB), (A + (size_t)81920 * MB), (P + 2340096), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)98304 * MB), (A + (size_t)81920 * MB), (P + 2340096), &s, S);
     }
     PROF_ADD(13, 1);  /* backward */
 
     /* vqvae.vq:29:9 conv2d encoder.res.1.conv1 (backward; fused: relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)81920 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%9 (B, 256, 8, 8), first written here */
     }
     {
         /* epilogue backward (fuse) */
@@ -1069,7 +1061,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1750016), (G + 2339840), (A + (size_t)98304 * MB), (A + (size_t)262144 * MB), &s, S);
         PROF_ADD(12, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)81920 * MB), (A + (size_t)98304 * MB), (P + 1750016), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)81920 * MB), (A + (size_t)98304 * MB), (P + 1750016), &s, S);
     }
     PROF_ADD(11, 1);  /* backward */
 
@@ -1099,7 +1091,6 @@ static int model_backward(vq_model *m) {
     /* vqvae.vq:30:9 conv2d encoder.res.0.conv2 (backward; fused: add) (B, 256, 8, 8) -> (B, 256, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)81920 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%6 (B, 256, 8, 8), first written here */
         memset((A + (size_t)131072 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%3 (B, 256, 8, 8), first written here */
     }
     {
@@ -1118,14 +1109,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1684224), (G + 1749760), (A + (size_t)65536 * MB), (A + (size_t)229376 * MB), &s, S);
         PROF_ADD(9, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)81920 * MB), (A + (size_t)65536 * MB), (P + 1684224), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)81920 * MB), (A + (size_t)65536 * MB), (P + 1684224), &s, S);
     }
     PROF_ADD(8, 1);  /* backward */
 
     /* vqvae.vq:29:9 conv2d encoder.res.0.conv1 (backward; fused: relu) (B, 256, 8, 8) -> (B, 256, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)65536 * MB), 0, sizeof(float) * ((size_t)B * 16384));  /* d%4 (B, 256, 8, 8), first written here */
     }
     {
         /* epilogue backward (fuse) */
@@ -1143,7 +1133,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1094144), (G + 1683968), (A + (size_t)81920 * MB), (A + (size_t)212992 * MB), &s, S);
         PROF_ADD(7, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)65536 * MB), (A + (size_t)81920 * MB), (P + 1094144), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)65536 * MB), (A + (size_t)81920 * MB), (P + 1094144), &s, S);
     }
     PROF_ADD(6, 1);  /* backward */
 
@@ -1173,7 +1163,6 @@ static int model_backward(vq_model *m) {
     /* vqvae.vq:44:9 conv2d encoder.conv2 (backward) (B, 256, 16, 16) -> (B, 256, 8, 8) */
     PROF_START();
     {
-        memset((A + (size_t)65536 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%2 (B, 256, 16, 16), first written here */
     }
     PROF_ADD(3, 1);  /* backward */
     {
@@ -1181,7 +1170,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 45312), (G + 1093888), (A + (size_t)131072 * MB), (A + (size_t)0 * MB), &s, S);
         PROF_ADD(4, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)65536 * MB), (A + (size_t)131072 * MB), (P + 45312), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)65536 * MB), (A + (size_t)131072 * MB), (P + 45312), &s, S);
     }
     PROF_ADD(3, 1);  /* backward */
 

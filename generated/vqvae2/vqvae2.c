@@ -1393,7 +1393,6 @@ static int model_backward(vq_model *m) {
     /* vqvae2.vq:11:9 conv2d dec.blocks.2.conv.3 (backward; fused: add, relu) (B, 32, 64, 64) -> (B, 128, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)2097152 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%61 (B, 32, 64, 64), first written here */
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%58 (B, 128, 64, 64), first written here */
     }
     {
@@ -1414,14 +1413,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1250432), (G + 1254528), (A + (size_t)10223616 * MB), (A + (size_t)13107200 * MB), &s, S);
         PROF_ADD(66, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)2097152 * MB), (A + (size_t)10223616 * MB), (P + 1250432), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)2097152 * MB), (A + (size_t)10223616 * MB), (P + 1250432), &s, S);
     }
     PROF_ADD(65, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d dec.blocks.2.conv.1 (backward; fused: relu) (B, 128, 64, 64) -> (B, 32, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)1572864 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%59 (B, 128, 64, 64), first written here */
     }
     {
         /* epilogue backward (fuse) */
@@ -1439,7 +1437,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1213536), (G + 1250400), (A + (size_t)2097152 * MB), (A + (size_t)9175040 * MB), &s, S);
         PROF_ADD(64, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1572864 * MB), (A + (size_t)2097152 * MB), (P + 1213536), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1572864 * MB), (A + (size_t)2097152 * MB), (P + 1213536), &s, S);
     }
     PROF_ADD(63, 1);  /* backward */
 
@@ -1469,7 +1467,6 @@ static int model_backward(vq_model *m) {
     /* vqvae2.vq:11:9 conv2d dec.blocks.1.conv.3 (backward; fused: add) (B, 32, 64, 64) -> (B, 128, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)2097152 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%56 (B, 32, 64, 64), first written here */
         memset((A + (size_t)1572864 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%53 (B, 128, 64, 64), first written here */
     }
     {
@@ -1488,14 +1485,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1209312), (G + 1213408), (A + (size_t)1048576 * MB), (A + (size_t)12976128 * MB), &s, S);
         PROF_ADD(61, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)2097152 * MB), (A + (size_t)1048576 * MB), (P + 1209312), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)2097152 * MB), (A + (size_t)1048576 * MB), (P + 1209312), &s, S);
     }
     PROF_ADD(60, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d dec.blocks.1.conv.1 (backward; fused: relu) (B, 128, 64, 64) -> (B, 32, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%54 (B, 128, 64, 64), first written here */
     }
     {
         /* epilogue backward (fuse) */
@@ -1513,7 +1509,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1172416), (G + 1209280), (A + (size_t)2097152 * MB), (A + (size_t)8126464 * MB), &s, S);
         PROF_ADD(59, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)2097152 * MB), (P + 1172416), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1048576 * MB), (A + (size_t)2097152 * MB), (P + 1172416), &s, S);
     }
     PROF_ADD(58, 1);  /* backward */
 
@@ -1543,7 +1539,6 @@ static int model_backward(vq_model *m) {
     /* vqvae2.vq:40:9 conv2d dec.blocks.0 (backward) (B, 128, 64, 64) -> (B, 128, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%52 (B, 128, 64, 64), first written here */
     }
     PROF_ADD(55, 1);  /* backward */
     {
@@ -1551,7 +1546,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 1024832), (G + 1172288), (A + (size_t)1572864 * MB), (A + (size_t)7077888 * MB), &s, S);
         PROF_ADD(56, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)1572864 * MB), (P + 1024832), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1048576 * MB), (A + (size_t)1572864 * MB), (P + 1024832), &s, S);
     }
     PROF_ADD(55, 1);  /* backward */
 
@@ -1602,7 +1597,6 @@ static int model_backward(vq_model *m) {
     /* vqvae2.vq:70:9 conv2d quantize_conv_b (backward) (B, 192, 64, 64) -> (B, 64, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 786432));  /* d%47 (B, 192, 64, 64), first written here */
     }
     PROF_ADD(49, 1);  /* backward */
     {
@@ -1610,7 +1604,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 946880), (G + 959168), (A + (size_t)1835008 * MB), (A + (size_t)3145728 * MB), &s, S);
         PROF_ADD(50, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)1835008 * MB), (P + 946880), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1048576 * MB), (A + (size_t)1835008 * MB), (P + 946880), &s, S);
     }
     PROF_ADD(49, 1);  /* backward */
 
@@ -1646,7 +1640,6 @@ static int model_backward(vq_model *m) {
     /* vqvae2.vq:11:9 conv2d dec_t.blocks.2.conv.3 (backward; fused: add, relu) (B, 32, 32, 32) -> (B, 128, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)1310720 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%42 (B, 32, 32, 32), first written here */
         memset((A + (size_t)1179648 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%39 (B, 128, 32, 32), first written here */
     }
     {
@@ -1667,14 +1660,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 811520), (G + 815616), (A + (size_t)1048576 * MB), (A + (size_t)13533184 * MB), &s, S);
         PROF_ADD(45, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1310720 * MB), (A + (size_t)1048576 * MB), (P + 811520), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1310720 * MB), (A + (size_t)1048576 * MB), (P + 811520), &s, S);
     }
     PROF_ADD(44, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d dec_t.blocks.2.conv.1 (backward; fused: relu) (B, 128, 32, 32) -> (B, 32, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%40 (B, 128, 32, 32), first written here */
     }
     {
         /* epilogue backward (fuse) */
@@ -1692,7 +1684,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 774624), (G + 811488), (A + (size_t)1310720 * MB), (A + (size_t)12713984 * MB), &s, S);
         PROF_ADD(43, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)1310720 * MB), (P + 774624), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1048576 * MB), (A + (size_t)1310720 * MB), (P + 774624), &s, S);
     }
     PROF_ADD(42, 1);  /* backward */
 
@@ -1722,7 +1714,6 @@ static int model_backward(vq_model *m) {
     /* vqvae2.vq:11:9 conv2d dec_t.blocks.1.conv.3 (backward; fused: add) (B, 32, 32, 32) -> (B, 128, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)1310720 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%37 (B, 32, 32, 32), first written here */
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%34 (B, 128, 32, 32), first written here */
     }
     {
@@ -1741,14 +1732,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 770400), (G + 774496), (A + (size_t)1179648 * MB), (A + (size_t)13500416 * MB), &s, S);
         PROF_ADD(40, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1310720 * MB), (A + (size_t)1179648 * MB), (P + 770400), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1310720 * MB), (A + (size_t)1179648 * MB), (P + 770400), &s, S);
     }
     PROF_ADD(39, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d dec_t.blocks.1.conv.1 (backward; fused: relu) (B, 128, 32, 32) -> (B, 32, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)1179648 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%35 (B, 128, 32, 32), first written here */
     }
     {
         /* epilogue backward (fuse) */
@@ -1766,7 +1756,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 733504), (G + 770368), (A + (size_t)1310720 * MB), (A + (size_t)12451840 * MB), &s, S);
         PROF_ADD(38, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1179648 * MB), (A + (size_t)1310720 * MB), (P + 733504), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1179648 * MB), (A + (size_t)1310720 * MB), (P + 733504), &s, S);
     }
     PROF_ADD(37, 1);  /* backward */
 
@@ -1825,7 +1815,6 @@ static int model_backward(vq_model *m) {
     /* vqvae2.vq:66:9 conv2d quantize_conv_t (backward) (B, 128, 32, 32) -> (B, 64, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%30 (B, 128, 32, 32), first written here */
     }
     PROF_ADD(31, 1);  /* backward */
     {
@@ -1833,14 +1822,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 651392), (G + 659584), (A + (size_t)1179648 * MB), (A + (size_t)12189696 * MB), &s, S);
         PROF_ADD(32, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)1179648 * MB), (P + 651392), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1048576 * MB), (A + (size_t)1179648 * MB), (P + 651392), &s, S);
     }
     PROF_ADD(31, 1);  /* backward */
 
     /* vqvae2.vq:11:9 conv2d enc_t.blocks.4.conv.3 (backward; fused: add, relu) (B, 32, 32, 32) -> (B, 128, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)1310720 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%27 (B, 32, 32, 32), first written here */
         memset((A + (size_t)1179648 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%24 (B, 128, 32, 32), first written here */
     }
     {
@@ -1861,14 +1849,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 647168), (G + 651264), (A + (size_t)1048576 * MB), (A + (size_t)13467648 * MB), &s, S);
         PROF_ADD(30, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1310720 * MB), (A + (size_t)1048576 * MB), (P + 647168), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1310720 * MB), (A + (size_t)1048576 * MB), (P + 647168), &s, S);
     }
     PROF_ADD(29, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d enc_t.blocks.4.conv.1 (backward; fused: relu) (B, 128, 32, 32) -> (B, 32, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%25 (B, 128, 32, 32), first written here */
     }
     {
         /* epilogue backward (fuse) */
@@ -1886,7 +1873,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 610272), (G + 647136), (A + (size_t)1310720 * MB), (A + (size_t)12058624 * MB), &s, S);
         PROF_ADD(28, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)1310720 * MB), (P + 610272), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1048576 * MB), (A + (size_t)1310720 * MB), (P + 610272), &s, S);
     }
     PROF_ADD(27, 1);  /* backward */
 
@@ -1916,7 +1903,6 @@ static int model_backward(vq_model *m) {
     /* vqvae2.vq:11:9 conv2d enc_t.blocks.3.conv.3 (backward; fused: add) (B, 32, 32, 32) -> (B, 128, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)1310720 * MB), 0, sizeof(float) * ((size_t)B * 32768));  /* d%22 (B, 32, 32, 32), first written here */
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%19 (B, 128, 32, 32), first written here */
     }
     {
@@ -1935,14 +1921,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 606048), (G + 610144), (A + (size_t)1179648 * MB), (A + (size_t)13434880 * MB), &s, S);
         PROF_ADD(25, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1310720 * MB), (A + (size_t)1179648 * MB), (P + 606048), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1310720 * MB), (A + (size_t)1179648 * MB), (P + 606048), &s, S);
     }
     PROF_ADD(24, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d enc_t.blocks.3.conv.1 (backward; fused: relu) (B, 128, 32, 32) -> (B, 32, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)1179648 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%20 (B, 128, 32, 32), first written here */
     }
     {
         /* epilogue backward (fuse) */
@@ -1960,7 +1945,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 569152), (G + 606016), (A + (size_t)1310720 * MB), (A + (size_t)11796480 * MB), &s, S);
         PROF_ADD(23, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1179648 * MB), (A + (size_t)1310720 * MB), (P + 569152), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1179648 * MB), (A + (size_t)1310720 * MB), (P + 569152), &s, S);
     }
     PROF_ADD(22, 1);  /* backward */
 
@@ -1990,7 +1975,6 @@ static int model_backward(vq_model *m) {
     /* vqvae2.vq:28:9 conv2d enc_t.blocks.2 (backward) (B, 64, 32, 32) -> (B, 128, 32, 32) */
     PROF_START();
     {
-        memset((A + (size_t)1179648 * MB), 0, sizeof(float) * ((size_t)B * 65536));  /* d%18 (B, 64, 32, 32), first written here */
     }
     PROF_ADD(19, 1);  /* backward */
     {
@@ -1998,7 +1982,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 495296), (G + 569024), (A + (size_t)1048576 * MB), (A + (size_t)13238272 * MB), &s, S);
         PROF_ADD(20, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1179648 * MB), (A + (size_t)1048576 * MB), (P + 495296), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1179648 * MB), (A + (size_t)1048576 * MB), (P + 495296), &s, S);
     }
     PROF_ADD(19, 1);  /* backward */
 
@@ -2029,7 +2013,6 @@ static int model_backward(vq_model *m) {
     /* vqvae2.vq:11:9 conv2d enc_b.blocks.6.conv.3 (backward; fused: add, relu) (B, 32, 64, 64) -> (B, 128, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)2621440 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%13 (B, 32, 64, 64), first written here */
         memset((A + (size_t)1572864 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%10 (B, 128, 64, 64), first written here */
     }
     {
@@ -2050,14 +2033,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 359936), (G + 364032), (A + (size_t)2097152 * MB), (A + (size_t)11534336 * MB), &s, S);
         PROF_ADD(16, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)2621440 * MB), (A + (size_t)2097152 * MB), (P + 359936), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)2621440 * MB), (A + (size_t)2097152 * MB), (P + 359936), &s, S);
     }
     PROF_ADD(15, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d enc_b.blocks.6.conv.1 (backward; fused: relu) (B, 128, 64, 64) -> (B, 32, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%11 (B, 128, 64, 64), first written here */
     }
     {
         /* epilogue backward (fuse) */
@@ -2075,7 +2057,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 323040), (G + 359904), (A + (size_t)2621440 * MB), (A + (size_t)6029312 * MB), &s, S);
         PROF_ADD(14, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)2621440 * MB), (P + 323040), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1048576 * MB), (A + (size_t)2621440 * MB), (P + 323040), &s, S);
     }
     PROF_ADD(13, 1);  /* backward */
 
@@ -2105,7 +2087,6 @@ static int model_backward(vq_model *m) {
     /* vqvae2.vq:11:9 conv2d enc_b.blocks.5.conv.3 (backward; fused: add) (B, 32, 64, 64) -> (B, 128, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)2097152 * MB), 0, sizeof(float) * ((size_t)B * 131072));  /* d%8 (B, 32, 64, 64), first written here */
         memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%5 (B, 128, 64, 64), first written here */
     }
     {
@@ -2124,14 +2105,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 318816), (G + 322912), (A + (size_t)1572864 * MB), (A + (size_t)11403264 * MB), &s, S);
         PROF_ADD(11, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)2097152 * MB), (A + (size_t)1572864 * MB), (P + 318816), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)2097152 * MB), (A + (size_t)1572864 * MB), (P + 318816), &s, S);
     }
     PROF_ADD(10, 1);  /* backward */
 
     /* vqvae2.vq:10:9 conv2d enc_b.blocks.5.conv.1 (backward; fused: relu) (B, 128, 64, 64) -> (B, 32, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)1572864 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%6 (B, 128, 64, 64), first written here */
     }
     {
         /* epilogue backward (fuse) */
@@ -2149,7 +2129,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 281920), (G + 318784), (A + (size_t)2097152 * MB), (A + (size_t)4980736 * MB), &s, S);
         PROF_ADD(9, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1572864 * MB), (A + (size_t)2097152 * MB), (P + 281920), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1572864 * MB), (A + (size_t)2097152 * MB), (P + 281920), &s, S);
     }
     PROF_ADD(8, 1);  /* backward */
 
@@ -2179,7 +2159,6 @@ static int model_backward(vq_model *m) {
     /* vqvae2.vq:28:9 conv2d enc_b.blocks.4 (backward) (B, 128, 64, 64) -> (B, 128, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)2097152 * MB), 0, sizeof(float) * ((size_t)B * 524288));  /* d%4 (B, 128, 64, 64), first written here */
     }
     PROF_ADD(5, 1);  /* backward */
     {
@@ -2187,14 +2166,13 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 134336), (G + 281792), (A + (size_t)1048576 * MB), (A + (size_t)3932160 * MB), &s, S);
         PROF_ADD(6, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)2097152 * MB), (A + (size_t)1048576 * MB), (P + 134336), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)2097152 * MB), (A + (size_t)1048576 * MB), (P + 134336), &s, S);
     }
     PROF_ADD(5, 1);  /* backward */
 
     /* vqvae2.vq:24:13 conv2d enc_b.blocks.2 (backward; fused: relu) (B, 64, 128, 128) -> (B, 128, 64, 64) */
     PROF_START();
     {
-        memset((A + (size_t)1048576 * MB), 0, sizeof(float) * ((size_t)B * 1048576));  /* d%2 (B, 64, 128, 128), first written here */
     }
     {
         /* epilogue backward (fuse) */
@@ -2212,7 +2190,7 @@ static int model_backward(vq_model *m) {
         s.B = B;
         vq_conv2d_backward_weight((G + 3136), (G + 134208), (A + (size_t)2097152 * MB), (A + (size_t)0 * MB), &s, S);
         PROF_ADD(4, 1);  /* backward-weight */
-        vq_conv2d_backward_data((A + (size_t)1048576 * MB), (A + (size_t)2097152 * MB), (P + 3136), &s, S);
+        vq_conv2d_backward_data_set((A + (size_t)1048576 * MB), (A + (size_t)2097152 * MB), (P + 3136), &s, S);
     }
     PROF_ADD(3, 1);  /* backward */
 

@@ -30,6 +30,8 @@
 
 #include "conv2d_co1.h"
 #include "conv_common.h"
+#include "conv_wgrad.h"
+#include "conv_gemm.h"
 #include "im2col.h"
 #include "vq_common.h"
 
@@ -115,6 +117,8 @@ size_t vq_conv2d_scratch_floats(const vq_conv2d_shape *s)
     size_t wf = bwd_by_correlation(s) ? (size_t)s->Ci * s->Co * s->kh * s->kw : 0;
     size_t slot = slot_floats(s);
     if (use_co1(s) && vq_conv2d_co1_slot_floats(s) > slot) slot = vq_conv2d_co1_slot_floats(s);
+    if (vq_conv_wgrad_slot_floats(s) > slot) slot = vq_conv_wgrad_slot_floats(s);   /* native backward weight */
+    wf = vq_conv_gemm_after_slots(s, (size_t)vq_kernel_slots() * slot_floats(s), wf);   /* native path: conv_gemm.h */
     return (size_t)vq_kernel_slots() * slot + wf;
 }
 
@@ -139,6 +143,10 @@ static void correlate(float *out, const float *in, const float *A, const float *
 {
     const int Kc = g->C * g->kh * g->kw, Wo = g->Wo;
     const size_t P = (size_t)g->Ho * Wo;
+    if (vq_conv_native() && vq_conv_gemm_wins(M, g, B)) {   /* implicit GEMM, AVX-512 (conv_gemm.h) */
+        vq_conv_gemm_correlate(out, in, A, bias, M, g, B, accumulate, scratch, (size_t)vq_kernel_slots() * slot);
+        return;
+    }
     const int nt = vq_kernel_threads();
     vq_col_tiling t;
     vq_col_tiling_plan(&t, B, g->Ho, Wo, (size_t)Kc, nt);
@@ -185,8 +193,24 @@ void vq_conv2d_forward(float *y, const float *x, const float *w, const float *b,
     correlate(y, x, w, s->bias ? b : NULL, s->Co, &g, s->B, is_pointwise(s), 0, scratch, slot_floats(s));
 }
 
+/* dx (+)= the adjoint of the conv applied to dy; accumulate 0 overwrites dx. */
+static void backward_data(float *dx, const float *dy, const float *w, const vq_conv2d_shape *s, float *scratch,
+                          int accumulate);
+
 void vq_conv2d_backward_data(float *dx, const float *dy, const float *w,
                              const vq_conv2d_shape *s, float *scratch)
+{
+    backward_data(dx, dy, w, s, scratch, 1);
+}
+
+void vq_conv2d_backward_data_set(float *dx, const float *dy, const float *w,
+                                 const vq_conv2d_shape *s, float *scratch)
+{
+    backward_data(dx, dy, w, s, scratch, 0);
+}
+
+static void backward_data(float *dx, const float *dy, const float *w, const vq_conv2d_shape *s, float *scratch,
+                          int accumulate)
 {
     const int Co = s->Co, Ci = s->Ci, kk = s->kh * s->kw, K = Ci * kk, Kt = Co * kk;
     const size_t P = (size_t)s->Ho * s->Wo, HW = (size_t)s->H * s->W, slot = slot_floats(s);
@@ -200,9 +224,10 @@ void vq_conv2d_backward_data(float *dx, const float *dy, const float *w,
                 for (int t = 0; t < kk; t++)
                     wf[(size_t)ci * Kt + (size_t)co * kk + t] = w[(size_t)co * K + (size_t)ci * kk + (kk - 1 - t)];
         vq_col_geom g = geom_t_of(s);
-        correlate(dx, dy, wf, NULL, Ci, &g, s->B, is_pointwise(s), 1, scratch, slot);
+        correlate(dx, dy, wf, NULL, Ci, &g, s->B, is_pointwise(s), accumulate, scratch, slot);
         return;
     }
+    if (!accumulate) memset(dx, 0, sizeof(float) * (size_t)s->B * Ci * HW);   /* col2im adds */
     vq_col_geom g = geom_of(s);
     const int nt = vq_kernel_threads();
     vq_col_tiling t;
@@ -260,6 +285,7 @@ void vq_conv2d_backward_weight(float *dw, float *db, const float *dy, const floa
     const int pw = is_pointwise(s);
     if (use_co1(s)) { vq_conv2d_co1_backward_weight(dw, db, dy, x, s, scratch); return; }
     if (db && s->bias) vq_bias_backward(db, dy, s->B, Co, P);
+    if (vq_conv_native() && vq_conv_wgrad_fits(s)) { vq_conv_wgrad(dw, dy, x, s, scratch); return; }
     const int nt = vq_kernel_threads();
     /* blocks of dw: ncb input-channel blocks x nco output-channel blocks, one per thread */
     int ncb = Ci < nt ? Ci : nt, nco = nt / ncb;

@@ -48,6 +48,14 @@ void vq_conv2d_backward_data(float *dx,        /* (B, Ci, H, W) */
                              const vq_conv2d_shape *s,
                              float *scratch);  /* (vq_conv2d_scratch_floats(s)) */
 
+/* dx = conv's adjoint applied to dy (overwrites: what a gradient's first writer
+ * calls instead of memset + vq_conv2d_backward_data) */
+void vq_conv2d_backward_data_set(float *dx,        /* (B, Ci, H, W) */
+                                 const float *dy,  /* (B, Co, Ho, Wo) */
+                                 const float *w,   /* (Co, Ci, kh, kw) */
+                                 const vq_conv2d_shape *s,
+                                 float *scratch);  /* (vq_conv2d_scratch_floats(s)) */
+
 /* dw += sum_b dy (x)^T in column form; db += sum of dy over B, Ho, Wo (db ignored when NULL) */
 void vq_conv2d_backward_weight(float *dw,        /* (Co, Ci, kh, kw) */
                                float *db,        /* (Co) or NULL */

@@ -3,6 +3,7 @@
 #include "conv_common.h"
 
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 int vq_kernel_slots(void)
@@ -16,6 +17,39 @@ int vq_kernel_slots(void)
     __atomic_store_n(&slots, s, __ATOMIC_RELAXED);
     return s;
 }
+
+/* The native kernels need AVX-512F (they are compiled with target attributes,
+ * the library itself for baseline x86-64). */
+static int native_cpu(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
+static int native_forced = -1;   /* -1: default; 0 / 1: vq_conv_native_set */
+
+static int native_default(void)
+{
+    static int cached = -1;   /* benign race: every thread computes the same value */
+    int c = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (c >= 0) return c;
+    const char *env = getenv("VQC_CONV");
+    c = native_cpu() && !(env && !strcmp(env, "blas"));
+    __atomic_store_n(&cached, c, __ATOMIC_RELAXED);
+    return c;
+}
+
+int vq_conv_native(void)
+{
+    int f = __atomic_load_n(&native_forced, __ATOMIC_RELAXED);
+    if (f >= 0) return f && native_cpu();
+    return native_default();
+}
+
+void vq_conv_native_set(int on) { __atomic_store_n(&native_forced, on < 0 ? -1 : !!on, __ATOMIC_RELAXED); }
 
 int vq_kernel_threads(void)
 {

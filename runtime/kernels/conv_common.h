@@ -25,6 +25,14 @@ int vq_kernel_slots(void);
  * OpenBLAS is multi-threaded, else min(omp_get_max_threads(), slots). */
 int vq_kernel_threads(void);
 
+/* 1 when the convolutions use vqc's own AVX-512 kernels (conv_gemm.c,
+ * conv_wgrad.c), 0 when they go through im2col + OpenBLAS sgemm. Default: 1 on
+ * a CPU with AVX-512F unless the environment sets VQC_CONV=blas (read once).
+ * vq_conv_native_set(0 / 1) forces a path (tests and benchmarks compare both;
+ * 1 is ignored on a CPU without AVX-512F), -1 returns to the default. */
+int vq_conv_native(void);
+void vq_conv_native_set(int on);
+
 /* cblas_sgemm (row-major) split over vq_kernel_threads() by blocks of the
  * larger of M and N when the product is big enough to pay for it; for callers
  * outside a parallel region that have one large GEMM. */

@@ -3,7 +3,7 @@
  * occurs in one training step (forward + backward). Not part of `make test`.
  *
  *     make kernels-model-bench                  # builds, runs both models
- *     build/bench/kernels_model_bench [fmnist|f16|tiny32] [reps]
+ *     build/bench/kernels_model_bench [fmnist|f16|tiny32] [reps] [ab]
  *
  * Models: vqgan_fmnist at batch 32 (autoencoder convs of
  * generated/vqgan_fmnist/vqgan_fmnist.c, the 2-layer PatchGAN left out) and
@@ -11,6 +11,11 @@
  * shapes). Threads come from OMP_NUM_THREADS; OpenBLAS threads are set by
  * vq_threads_set (runtime/threads.c) exactly as the driver does. Each entry is
  * the median of `reps` timed calls after one warm-up call.
+ *
+ * `ab`: every conv shape runs on both convolution paths, alternating call by
+ * call (vq_conv_native_set(0) = im2col + OpenBLAS, 1 = vqc's AVX-512 kernels),
+ * so both see the same machine load; one line per path and the ratio
+ * blas ms / native ms per phase. The totals are the native path's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +24,7 @@
 
 #include <cblas.h>
 
+#include "conv_common.h"
 #include "kernels.h"
 #include "threads.h"
 #include "vq_common.h"
@@ -75,6 +81,40 @@ static float *falloc(size_t n, vq_rng *rng)
     return p;
 }
 
+static int ab_mode;   /* `ab` given: compare both conv paths */
+
+/* Runs conv shape s `reps` times (after one warm-up) and stores the median ms of
+ * forward, backward data (when bwd_data) and backward weight in m[3]; when
+ * ab_mode, path 0 and 1 alternate call by call and m[path][3] is filled for both. */
+static void time_conv(const vq_conv2d_shape *sp, int bwd_data, int reps, double m[2][3])
+{
+    vq_conv2d_shape s = *sp;
+    vq_rng rng; vq_rng_seed(&rng, 7);
+    size_t nx = (size_t)s.B * s.Ci * s.H * s.W, ny = (size_t)s.B * s.Co * s.Ho * s.Wo;
+    size_t nw = (size_t)s.Co * s.Ci * s.kh * s.kw;
+    float *x = falloc(nx, &rng), *y = falloc(ny, NULL), *w = falloc(nw, &rng), *b = falloc(s.Co, &rng);
+    float *dx = falloc(nx, NULL), *dw = falloc(nw, NULL), *db = falloc(s.Co, NULL);
+    float *sc = falloc(vq_conv2d_scratch_floats(&s), NULL);
+    double t[2][3][MAXREP];
+    const int paths = ab_mode ? 2 : 1;
+    for (int r = 0; r <= reps; r++)
+        for (int p = 0; p < paths; p++) {
+            if (ab_mode) vq_conv_native_set(p);
+            double t0 = now();
+            vq_conv2d_forward(y, x, w, b, &s, sc);
+            double t1 = now();
+            if (bwd_data) vq_conv2d_backward_data(dx, y, w, &s, sc);
+            double t2 = now();
+            vq_conv2d_backward_weight(dw, db, y, x, &s, sc);
+            double t3 = now();
+            if (r) { t[p][0][r - 1] = t1 - t0; t[p][1][r - 1] = t2 - t1; t[p][2][r - 1] = t3 - t2; }
+        }
+    if (ab_mode) vq_conv_native_set(-1);
+    for (int p = 0; p < paths; p++)
+        for (int k = 0; k < 3; k++) m[p][k] = median(t[p][k], reps) * 1e3;
+    vq_free(x); vq_free(y); vq_free(w); vq_free(b); vq_free(dx); vq_free(dw); vq_free(db); vq_free(sc);
+}
+
 /* Returns weighted ms of one training step's worth of these convs. */
 static double bench_conv(const conv_case *cs, int n, int reps, double tot[3])
 {
@@ -84,30 +124,22 @@ static double bench_conv(const conv_case *cs, int n, int reps, double tot[3])
     for (int i = 0; i < n; i++) {
         vq_conv2d_shape s = cs[i].s;
         if (vq_conv2d_check(&s)) { fprintf(stderr, "%s: %s\n", cs[i].name, vq_last_error()); exit(1); }
-        vq_rng rng; vq_rng_seed(&rng, 7);
-        size_t nx = (size_t)s.B * s.Ci * s.H * s.W, ny = (size_t)s.B * s.Co * s.Ho * s.Wo;
-        size_t nw = (size_t)s.Co * s.Ci * s.kh * s.kw;
-        float *x = falloc(nx, &rng), *y = falloc(ny, NULL), *w = falloc(nw, &rng), *b = falloc(s.Co, &rng);
-        float *dx = falloc(nx, NULL), *dw = falloc(nw, NULL), *db = falloc(s.Co, NULL);
-        float *sc = falloc(vq_conv2d_scratch_floats(&s), NULL);
-        double t[3][MAXREP];
-        for (int r = 0; r <= reps; r++) {
-            double t0 = now();
-            vq_conv2d_forward(y, x, w, b, &s, sc);
-            double t1 = now();
-            if (cs[i].bwd_data) vq_conv2d_backward_data(dx, y, w, &s, sc);
-            double t2 = now();
-            vq_conv2d_backward_weight(dw, db, y, x, &s, sc);
-            double t3 = now();
-            if (r) { t[0][r - 1] = t1 - t0; t[1][r - 1] = t2 - t1; t[2][r - 1] = t3 - t2; }
-        }
-        double m[3], flop = 2.0 * s.B * s.Co * s.Ci * s.kh * s.kw * (double)s.Ho * s.Wo;
-        for (int k = 0; k < 3; k++) { m[k] = median(t[k], reps) * 1e3; tot[k] += m[k] * cs[i].count; }
+        double mm[2][3];
+        time_conv(&s, cs[i].bwd_data, reps, mm);
+        const double *m = mm[ab_mode ? 1 : 0];
+        double flop = 2.0 * s.B * s.Co * s.Ci * s.kh * s.kw * (double)s.Ho * s.Wo;
+        for (int k = 0; k < 3; k++) tot[k] += m[k] * cs[i].count;
         double step = (m[0] + m[1] + m[2]) * cs[i].count;
         sum += step;
         printf("%-34s %5d %9.3f %9.3f %9.3f %9.2f  (%.0f/%.0f/%.0f)\n", cs[i].name, cs[i].count, m[0], m[1], m[2],
                step, flop / m[0] * 1e-6, cs[i].bwd_data ? flop / m[1] * 1e-6 : 0.0, flop / m[2] * 1e-6);
-        vq_free(x); vq_free(y); vq_free(w); vq_free(b); vq_free(dx); vq_free(dw); vq_free(db); vq_free(sc);
+        if (ab_mode) {
+            const double *o = mm[0];
+            printf("  %-32s %5s %9.3f %9.3f %9.3f %9.2f  (%.0f/%.0f/%.0f)  blas/native %.2f %.2f %.2f\n",
+                   "(im2col + OpenBLAS)", "", o[0], o[1], o[2], (o[0] + o[1] + o[2]) * cs[i].count,
+                   flop / o[0] * 1e-6, cs[i].bwd_data ? flop / o[1] * 1e-6 : 0.0, flop / o[2] * 1e-6,
+                   o[0] / m[0], cs[i].bwd_data ? o[1] / m[1] : 0.0, o[2] / m[2]);
+        }
     }
     return sum;
 }
@@ -274,6 +306,7 @@ int main(int argc, char **argv)
     int reps = argc > 2 ? atoi(argv[2]) : 5;
     if (reps < 1) reps = 1;
     if (reps > MAXREP) reps = MAXREP;
+    ab_mode = argc > 3 && !strcmp(argv[3], "ab");
     vq_threads_set(0);
     if (!strcmp(which, "fmnist") || !strcmp(which, "both")) run_fmnist(reps);
     if (!strcmp(which, "f16") || !strcmp(which, "both")) run_f16(reps);

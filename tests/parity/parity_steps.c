@@ -182,8 +182,9 @@ int pt_check_steps(pt_report *r, const vq_model_desc *d, vq_model *m, pt_fixture
         for (int s = 0; s < N; s++) col[s] = hist[(size_t)s * d->n_losses + i];
         char label[160];
         snprintf(label, sizeof label, "%d %ssteps: loss %s = ref %s", N, info ? "free " : "", d->loss_names[i], ref);
+        const double tol = strcmp(d->loss_names[i], "d_weight") ? PT_TOL_STEPS : PT_TOL_DWEIGHT_STEPS;
         if (v && n == (size_t)N)
-            pt_compare_scaled(r, info ? PT_INFO : PT_STEPS, label, col, v, (size_t)N, total_scale, PT_TOL_STEPS);
+            pt_compare_scaled(r, info ? PT_INFO : PT_STEPS, label, col, v, (size_t)N, total_scale, tol);
         else pt_failf(r, "%s: missing or not (%d,)", label, N);
         free(own);
     }

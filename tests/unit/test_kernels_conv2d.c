@@ -223,6 +223,33 @@ static void test_threaded_paths_match_direct_loops(void **st)
         for (int th = 1; th <= 3; th++) check_threaded(ts[t], th, 100 + 10 * t + th);
 }
 
+/* vq_conv2d_backward_data_set overwrites dx (garbage and NaN before the call
+ * must not leak in) with what the direct loops give, on every backward-data path
+ * (correlation, col2im per band, col2im of images side by side) and on both
+ * convolution paths (vqc's AVX-512 kernels where the CPU has them, OpenBLAS). */
+static void test_backward_data_set_overwrites(void **st)
+{
+    (void)st;
+    /* {B, Ci, H, W, Co, kh, kw, sh, sw, pt, pb, pl, pr, Ho, Wo, bias} */
+    static const vq_conv2d_shape ts[] = {
+        {3, 16, 9, 8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 9, 8, 0},     /* stride 1: correlation */
+        {2, 4, 9, 8, 3, 3, 3, 2, 2, 0, 1, 0, 1, 4, 4, 1},       /* stride 2: col2im per band */
+        {9, 16, 4, 4, 32, 4, 4, 1, 1, 1, 1, 1, 1, 3, 3, 0},     /* PatchGAN tail: images side by side */
+    };
+    for (size_t t = 0; t < sizeof ts / sizeof ts[0]; t++)
+        for (int native = 0; native <= 1; native++) {
+            vq_conv_native_set(native);
+            case_ c; case_init(&c, ts[t], 700 + t);
+            float *dx = kt_alloc(c.nx), *want = kt_alloc(c.nx), *dw = kt_alloc(c.nw);
+            naive_backward(want, dw, NULL, c.r, c.x, c.w, &c.s);
+            for (size_t i = 0; i < c.nx; i++) dx[i] = i % 7 ? 1e30f : NAN;
+            vq_conv2d_backward_data_set(dx, c.r, c.w, &c.s, c.scratch);
+            kt_assert_close("conv2d dx (set)", dx, want, c.nx, 1e-4);
+            vq_free(dx); vq_free(want); vq_free(dw); case_free(&c);
+        }
+    vq_conv_native_set(-1);
+}
+
 /* A batch large enough that tiles hold many images and the thread count does
  * not divide the tile count; serial OpenBLAS-threaded path vs our threads. */
 static void test_threaded_matches_serial_path(void **st)
@@ -290,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_backward_accumulates),
         cmocka_unit_test(test_banded_large_layer),
         cmocka_unit_test(test_threaded_paths_match_direct_loops),
+        cmocka_unit_test(test_backward_data_set_overwrites),
         cmocka_unit_test(test_threaded_matches_serial_path),
         cmocka_unit_test(test_pytorch_fixture),
         cmocka_unit_test(test_check_rejects_bad_shapes),
