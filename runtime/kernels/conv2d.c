@@ -143,7 +143,7 @@ static void correlate(float *out, const float *in, const float *A, const float *
 {
     const int Kc = g->C * g->kh * g->kw, Wo = g->Wo;
     const size_t P = (size_t)g->Ho * Wo;
-    if (vq_conv_native() && vq_conv_gemm_wins(M, g, B)) {   /* implicit GEMM, AVX-512 (conv_gemm.h) */
+    if (vq_conv_native() && vq_conv_gemm_wins(M, g, B, pw)) {   /* implicit GEMM, AVX-512 (conv_gemm.h) */
         vq_conv_gemm_correlate(out, in, A, bias, M, g, B, accumulate, scratch, (size_t)vq_kernel_slots() * slot);
         return;
     }

@@ -56,10 +56,8 @@ size_t vq_conv_gemm_after_slots(const vq_conv2d_shape *s, size_t slots_floats, s
  * trip and the write-out outweigh the few FMAs; and planes of more than
  * 128 x 128 positions (f16@256, B = 1: 0.9-1.05x), where a 48-column panel
  * touches a different 4 KiB page for every channel row it reads and writes. */
-int vq_conv_gemm_wins(int M, const vq_col_geom *g, int B)
+int vq_conv_gemm_wins(int M, const vq_col_geom *g, int B, int pointwise)
 {
-    const int pointwise = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 &&
-                          g->Ho == g->H && g->Wo == g->W;
     const size_t N = (size_t)B * g->Ho * g->Wo;
     return HAVE_NATIVE && g->kw <= 16 && g->kh * g->kw <= KB && !pointwise && N >= 2 * (size_t)M &&
            g->C * g->kh * g->kw >= 24 && (size_t)g->Ho * g->Wo <= 128 * 128;

@@ -50,8 +50,9 @@
 size_t vq_conv_gemm_after_slots(const vq_conv2d_shape *s, size_t slots_floats, size_t after);
 
 /* 1 when the native kernel is measured faster than im2col + OpenBLAS for this
- * correlation (M rows of A over geometry g of B images). */
-int vq_conv_gemm_wins(int M, const vq_col_geom *g, int B);
+ * correlation (M rows of A over geometry g of B images; pointwise: a 1x1
+ * stride-1 unpadded conv, conv2d.c's is_pointwise). */
+int vq_conv_gemm_wins(int M, const vq_col_geom *g, int B, int pointwise);
 
 /* out (B, M, Ho, Wo) (+)= A (M, Kc) x columns of in (B, C, H, W) read by g.
  * accumulate 0: out = bias + A col (bias may be NULL: 0); 1: out += A col.
